@@ -1,0 +1,62 @@
+SHELL := /bin/bash
+
+# ngx_lfv_module: build, test and check the nginx module.
+#
+#   make            build build/objs/ngx_http_lfv_module.so against
+#                   Debian's nginx (nginx-dev) or NGINX_SRC=<dir>
+#   make test       build, then run the whole suite with prove
+#   make demo       run nginx with the module in front of the simulators
+
+NGINX_SRC   ?= /usr/share/nginx/src
+BUILD       ?= $(CURDIR)/build/objs
+NGINX_BIN   ?= /usr/sbin/nginx
+PERL_PROVE  ?= prove
+PROVE_FLAGS ?= -j2
+WERROR      ?= -Werror
+
+# Debian packages the build and the suite need
+APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
+           openssl perl
+
+MODULE = $(BUILD)/objs/ngx_http_lfv_module.so
+SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
+
+.PHONY: all deps test clean demo
+
+all: $(MODULE)
+
+deps:
+	@missing=""; \
+	for p in $(APT_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing:$$missing"; \
+	        apt-get update -qq && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    else \
+	        echo "missing packages; run as root:"; \
+	        echo "  apt-get install -y$$missing"; exit 1; \
+	    fi; \
+	fi
+
+$(BUILD)/Makefile: config | deps
+	mkdir -p $(BUILD)
+	cd $(NGINX_SRC) && \
+	if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS=(); fi; \
+	./configure "$${NGX_CONF_FLAGS[@]}" --builddir=$(BUILD) \
+	    --with-cc-opt="$(WERROR) $(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
+	    --add-dynamic-module=$(CURDIR) $(CONFIGURE_EXTRA) \
+	    > $(BUILD)/configure.log 2>&1 || \
+	    { tail -30 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/Makefile $(SOURCES)
+	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
+
+test: $(MODULE)
+	$(PERL_PROVE) $(PROVE_FLAGS) t/
+
+clean:
+	rm -rf $(BUILD)

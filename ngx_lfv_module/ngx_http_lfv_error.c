@@ -1,0 +1,293 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_module.h"
+#include "ngx_http_lfv_error.h"
+
+
+#define NGX_HTTP_LFV_REQUEST_ID_LEN  36
+
+
+static ngx_int_t ngx_http_lfv_error_page(ngx_http_request_t *r,
+    ngx_uint_t status);
+static ngx_table_elt_t *ngx_http_lfv_add_header(ngx_http_request_t *r,
+    char *name, u_char *value, size_t len);
+
+
+#define ngx_http_lfv_rule(status, code, name, message)                       \
+    { status, ngx_string(code), ngx_string(name), ngx_string(message) }
+
+
+/* indexed by ngx_http_lfv_reason_e */
+
+static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
+
+    ngx_http_lfv_rule(NGX_HTTP_OK, "", "", ""),
+
+    ngx_http_lfv_rule(NGX_HTTP_NOT_ALLOWED, "ValidationException", "method",
+        "only POST is allowed on the StartModel route"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException", "query",
+        "the request target must not have a query string"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "percent_encoding",
+        "the request target must not contain percent-encoding"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "dot_segment", "the request target must not contain dot-segments"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "double_slash", "the request target must not contain \"//\""),
+    ngx_http_lfv_rule(NGX_HTTP_NOT_FOUND, "UnknownOperationException",
+        "route",
+        "only POST /2020-11-20/projects/{projectName}/models/"
+        "{modelVersion}/start is served here"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "project_name",
+        "projectName must be 1 to 255 characters of letters, digits, "
+        "\"_\" and \"-\", starting with a letter or digit"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "model_version",
+        "modelVersion must be \"latest\" or a positive integer without "
+        "leading zeros, at most 10 characters"),
+
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "content_type", "Content-Type must be application/json"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "client_token",
+        "X-Amzn-Client-Token must be given once, 1 to 64 characters of "
+        "letters, digits and \"-\""),
+
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "body_empty", "the request body must be a JSON object"),
+    ngx_http_lfv_rule(NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        "ValidationException", "body_too_large",
+        "the request body is larger than lfv_body_max_size"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "body_syntax", "the request body is not valid JSON"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "body_not_object", "the request body must be a JSON object"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "body_trailing", "the request body has data after the JSON object"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "member_escaped", "member names must not contain escapes"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "member_unknown",
+        "the body may only have MinInferenceUnits and MaxInferenceUnits"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "member_duplicate", "a body member is given twice"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "not_integer",
+        "inference units must be integers without fraction or exponent"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "leading_zero", "inference units must not have leading zeros"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "int32_range", "inference units must fit a 32-bit signed integer"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "min_units_required", "MinInferenceUnits is required"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "min_units", "MinInferenceUnits must be at least 1"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "max_units", "MaxInferenceUnits must be at least 1"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "max_below_min",
+        "MaxInferenceUnits must not be below MinInferenceUnits"),
+
+    ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
+        "InternalServerException", "credentials_unavailable",
+        "the proxy has no usable AWS credentials"),
+    ngx_http_lfv_rule(NGX_HTTP_INTERNAL_SERVER_ERROR,
+        "InternalServerException", "internal", "the proxy failed"),
+
+    ngx_http_lfv_rule(NGX_HTTP_OK, "", "forwarded", ""),
+};
+
+
+ngx_http_lfv_reason_t *
+ngx_http_lfv_reason(ngx_http_lfv_reason_e reason)
+{
+    if (reason >= NGX_HTTP_LFV_REASON_LAST) {
+        reason = NGX_HTTP_LFV_INTERNAL;
+    }
+
+    return &ngx_http_lfv_reasons[reason];
+}
+
+
+/*
+ * Answers locally in the shape the AWS SDKs parse.  The body of the
+ * request, when unread, is discarded: nothing goes upstream.
+ */
+
+ngx_int_t
+ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
+    ngx_str_t *message, time_t retry_after)
+{
+    u_char                 *p;
+    size_t                  len;
+    uint32_t                id[4];
+    ngx_int_t               rc;
+    ngx_buf_t              *b;
+    ngx_uint_t              i;
+    ngx_chain_t             out;
+    ngx_http_lfv_ctx_t     *ctx;
+    ngx_http_lfv_reason_t  *rs;
+
+    rs = ngx_http_lfv_reason(reason);
+
+    ctx = ngx_http_lfv_get_ctx(r);
+
+    if (ctx) {
+        ctx->reason = reason;
+        ctx->decided = 1;
+
+        if (message) {
+            ctx->message = *message;
+        }
+    }
+
+    if (message == NULL) {
+        message = &rs->message;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_lfv_error_page(r, rs->status)) {
+        return rs->status;
+    }
+
+    r->headers_out.status = rs->status;
+
+    /* x-amzn-RequestId: random, in the UUID layout the SDKs print */
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_REQUEST_ID_LEN + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < 4; i++) {
+        id[i] = (uint32_t) ngx_random();
+    }
+
+    len = ngx_sprintf(p, "%08xD-%04xD-4%03xD-a%03xD-%04xD%08xD",
+                      id[0], id[1] >> 16, id[1] & 0xfff, id[2] & 0xfff,
+                      id[2] >> 16, id[3])
+          - p;
+
+    if (ngx_http_lfv_add_header(r, "x-amzn-RequestId", p, len) == NULL
+        || ngx_http_lfv_add_header(r, "x-amzn-ErrorType", rs->code.data,
+                                   rs->code.len)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (retry_after) {
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = ngx_sprintf(p, "%T", retry_after) - p;
+
+        if (ngx_http_lfv_add_header(r, "Retry-After", p, len) == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (rs->status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_lfv_add_header(r, "Allow", (u_char *) "POST", 4) == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("{\"message\":\"\"}") - 1
+          + message->len + ngx_escape_json(NULL, message->data, message->len);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"message\":\"", 12);
+    b->last = (u_char *) ngx_escape_json(b->last, message->data,
+                                         message->len);
+    b->last = ngx_cpymem(b->last, "\"}", 2);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* an error_page for the status takes over, as it does for nginx's own */
+
+static ngx_int_t
+ngx_http_lfv_error_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *err_page;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->error_page || clcf->error_pages == NULL || r->uri_changes == 0)
+    {
+        return 0;
+    }
+
+    err_page = clcf->error_pages->elts;
+
+    for (i = 0; i < clcf->error_pages->nelts; i++) {
+        if ((ngx_uint_t) err_page[i].status == status) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_lfv_add_header(ngx_http_request_t *r, char *name, u_char *value,
+    size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+
+    return h;
+}

@@ -1,0 +1,31 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LFV_ERROR_H_INCLUDED_
+#define _NGX_HTTP_LFV_ERROR_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_reason.h"
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_str_t                   code;           /* x-amzn-ErrorType */
+    ngx_str_t                   name;           /* $lfv_reason */
+    ngx_str_t                   message;
+} ngx_http_lfv_reason_t;
+
+
+ngx_http_lfv_reason_t *ngx_http_lfv_reason(ngx_http_lfv_reason_e reason);
+ngx_int_t ngx_http_lfv_error(ngx_http_request_t *r,
+    ngx_http_lfv_reason_e reason, ngx_str_t *message, time_t retry_after);
+
+
+#endif /* _NGX_HTTP_LFV_ERROR_H_INCLUDED_ */

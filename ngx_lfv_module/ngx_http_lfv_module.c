@@ -1,0 +1,761 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_module.h"
+#include "ngx_http_lfv_request.h"
+#include "ngx_http_lfv_error.h"
+#include "ngx_http_lfv_sign.h"
+#include "ngx_http_lfv_variables.h"
+
+
+#define NGX_HTTP_LFV_BODY_MAX  65536
+
+
+static ngx_int_t ngx_http_lfv_handler(ngx_http_request_t *r);
+static ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r);
+static ngx_http_lfv_reason_e ngx_http_lfv_check_request(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
+static void ngx_http_lfv_body_handler(ngx_http_request_t *r);
+static ngx_http_lfv_reason_e ngx_http_lfv_process(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
+static ngx_int_t ngx_http_lfv_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_lfv_reject(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
+static ngx_int_t ngx_http_lfv_log_handler(ngx_http_request_t *r);
+static void ngx_http_lfv_cleanup(void *data);
+
+static ngx_int_t ngx_http_lfv_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lfv_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_lfv_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_lfv_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_lfv(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_lfv_region(ngx_conf_t *cf, void *post, void *data);
+static void ngx_http_lfv_crypto_cleanup(void *data);
+
+
+static ngx_conf_post_handler_pt  ngx_http_lfv_region_post =
+    ngx_http_lfv_region;
+
+static ngx_conf_num_bounds_t  ngx_http_lfv_body_max_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_LFV_BODY_MAX
+};
+
+
+static ngx_command_t  ngx_http_lfv_commands[] = {
+
+    { ngx_string("lfv"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_lfv,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("lfv_region"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, region),
+      &ngx_http_lfv_region_post },
+
+    { ngx_string("lfv_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, host),
+      NULL },
+
+    { ngx_string("lfv_body_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, body_max_size),
+      &ngx_http_lfv_body_max_bounds },
+
+    { ngx_string("lfv_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_lfv_credentials,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_lfv_module_ctx = {
+    ngx_http_lfv_preconfiguration,         /* preconfiguration */
+    ngx_http_lfv_postconfiguration,        /* postconfiguration */
+
+    ngx_http_lfv_create_main_conf,         /* create main configuration */
+    ngx_http_lfv_init_main_conf,           /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_lfv_create_loc_conf,          /* create location configuration */
+    ngx_http_lfv_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_lfv_module = {
+    NGX_MODULE_V1,
+    &ngx_http_lfv_module_ctx,              /* module context */
+    ngx_http_lfv_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * PRECONTENT phase: after access checks, before proxy_pass.  The body
+ * is read here, as the mirror module does, so that it can be hashed.
+ */
+
+static ngx_int_t
+ngx_http_lfv_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_http_lfv_ctx_t       *ctx;
+    ngx_http_lfv_reason_e     reason;
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+    if (!llcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_lfv_get_ctx(r);
+
+    if (ctx) {
+
+        if (ctx->status == NGX_DONE || ctx->forwarded) {
+            return ctx->status;
+        }
+
+        if (ctx->status != NGX_DECLINED) {
+
+            /* a rejection handed to nginx so that error_page applies */
+
+            rc = ctx->status;
+            ctx->status = NGX_DECLINED;
+            return rc;
+        }
+
+        /* back after an internal redirect: never pass it on unsigned */
+
+        return ngx_http_lfv_reject(r, ctx, ctx->reason);
+    }
+
+    ctx = ngx_http_lfv_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    reason = ngx_http_lfv_check_request(r, ctx);
+
+    if (reason != NGX_HTTP_LFV_OK) {
+        return ngx_http_lfv_reject(r, ctx, reason);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) llcf->body_max_size) {
+        return ngx_http_lfv_reject(r, ctx, NGX_HTTP_LFV_BODY_TOO_LARGE);
+    }
+
+    ctx->status = NGX_DONE;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_lfv_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+static ngx_http_lfv_ctx_t *
+ngx_http_lfv_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_lfv_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_lfv_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->min_units = NGX_HTTP_LFV_UNITS_UNSET;
+    ctx->max_units = NGX_HTTP_LFV_UNITS_UNSET;
+    ctx->status = NGX_DECLINED;
+
+    /* the cleanup finds the context again after an internal redirect */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_lfv_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_lfv_module);
+
+    return ctx;
+}
+
+
+ngx_http_lfv_ctx_t *
+ngx_http_lfv_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_lfv_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_lfv_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_lfv_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_lfv_cleanup(void *data)
+{
+    /* nothing to free: the handler only marks the context */
+}
+
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    ngx_uint_t              i, tokens;
+    ngx_list_part_t        *part;
+    ngx_table_elt_t        *h;
+    ngx_http_lfv_reason_e   reason;
+
+    reason = ngx_http_lfv_parse_target(r->unparsed_uri.data,
+                                       r->unparsed_uri.len,
+                                       &ctx->project, &ctx->version);
+    if (reason != NGX_HTTP_LFV_OK) {
+        return reason;
+    }
+
+    /* the URI that proxy_pass sends is the one that is signed */
+
+    if (r->uri.len != r->unparsed_uri.len
+        || ngx_strncmp(r->uri.data, r->unparsed_uri.data, r->uri.len) != 0)
+    {
+        return NGX_HTTP_LFV_ROUTE;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_LFV_METHOD;
+    }
+
+    tokens = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Content-Type") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Type",
+                               h[i].key.len)
+               == 0)
+        {
+            reason = ngx_http_lfv_check_content_type(h[i].value.data,
+                                                     h[i].value.len);
+            if (reason != NGX_HTTP_LFV_OK) {
+                return reason;
+            }
+
+            continue;
+        }
+
+        if (h[i].key.len == sizeof("X-Amzn-Client-Token") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "X-Amzn-Client-Token",
+                               h[i].key.len)
+               == 0)
+        {
+            if (tokens++) {
+                return NGX_HTTP_LFV_CLIENT_TOKEN;
+            }
+
+            reason = ngx_http_lfv_check_client_token(h[i].value.data,
+                                                     h[i].value.len);
+            if (reason != NGX_HTTP_LFV_OK) {
+                return reason;
+            }
+
+            ctx->client_token = h[i].value;
+        }
+    }
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+static void
+ngx_http_lfv_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_lfv_ctx_t     *ctx;
+    ngx_http_lfv_reason_e   reason;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    reason = ngx_http_lfv_process(r, ctx);
+
+    if (reason != NGX_HTTP_LFV_OK) {
+        rc = ngx_http_lfv_reject(r, ctx, reason);
+
+        if (rc != NGX_DONE) {
+            ctx->status = rc;
+            goto run;
+        }
+
+        return;
+    }
+
+    ctx->status = NGX_DECLINED;
+
+run:
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_process(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  body;
+    ngx_http_lfv_creds_t      *creds;
+    ngx_http_lfv_reason_e      reason;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    rc = ngx_http_lfv_read_body(r, &body);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_HTTP_LFV_BODY_TOO_LARGE;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_LFV_INTERNAL;
+    }
+
+    reason = ngx_http_lfv_parse_body(body.data, body.len, &ctx->min_units,
+                                     &ctx->max_units);
+    if (reason != NGX_HTTP_LFV_OK) {
+        return reason;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+
+    if (ngx_http_lfv_credentials_get(&lmcf->creds, &creds) != NGX_OK) {
+        return NGX_HTTP_LFV_NO_CREDENTIALS;
+    }
+
+    if (ngx_http_lfv_sign(r, ctx, creds, &body) != NGX_OK) {
+        return NGX_HTTP_LFV_INTERNAL;
+    }
+
+    /* the credentials may change before the access log is written */
+
+    ctx->access_key_id.data = ngx_pstrdup(r->pool, &creds->access_key_id);
+    if (ctx->access_key_id.data == NULL) {
+        return NGX_HTTP_LFV_INTERNAL;
+    }
+
+    ctx->access_key_id.len = creds->access_key_id.len;
+    ctx->source = creds->source;
+
+    ctx->reason = NGX_HTTP_LFV_FORWARDED;
+    ctx->decided = 1;
+    ctx->forwarded = 1;
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+/* the body as one buffer: it is small (lfv_body_max_size) and hashed */
+
+static ngx_int_t
+ngx_http_lfv_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char                   *p;
+    off_t                     len;
+    ssize_t                   n;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > (off_t) llcf->body_max_size) {
+        return NGX_DECLINED;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = len;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /* a body smaller than the cap lands in a file only when
+         * client_body_buffer_size is smaller still */
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_reason_e reason)
+{
+    ngx_int_t  rc;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "lfv: request rejected: %V",
+                  &ngx_http_lfv_reason(reason)->name);
+
+    rc = ngx_http_lfv_error(r, reason, ctx->message.len ? &ctx->message : NULL,
+                            0);
+
+    if (rc > NGX_OK) {
+
+        /* a status for nginx: error_page or its own page answers */
+
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_lfv_ctx_t  *ctx;
+
+    ctx = ngx_http_lfv_get_ctx(r);
+
+    if (ctx) {
+        ngx_http_lfv_sign_restore_headers(r, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_lfv_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                  n;
+    ngx_array_t                *a;
+    ngx_http_handler_pt        *h;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_lfv_main_conf_t   *lmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lfv_module);
+
+    if (!lmcf->enabled) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_lfv_handler;
+
+    /*
+     * The log phase runs its handlers in the order they were added and
+     * the log module added its own first: ours goes in front, so that
+     * the access log sees the client's headers again.
+     */
+
+    a = &cmcf->phases[NGX_HTTP_LOG_PHASE].handlers;
+
+    h = ngx_array_push(a);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = a->elts;
+    n = a->nelts - 1;
+
+    ngx_memmove(&h[1], &h[0], n * sizeof(ngx_http_handler_pt));
+    h[0] = ngx_http_lfv_log_handler;
+
+    if (ngx_http_lfv_sigv4_crypto_init(&lmcf->crypto) != NGX_OK) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "lfv: SHA-256 or HMAC is not available");
+        ngx_http_lfv_sign_cleanup(lmcf);
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_http_lfv_sign_cleanup(lmcf);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_lfv_crypto_cleanup;
+    cln->data = lmcf;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lfv_crypto_cleanup(void *data)
+{
+    ngx_http_lfv_main_conf_t  *lmcf = data;
+
+    ngx_http_lfv_sign_cleanup(lmcf);
+}
+
+
+static void *
+ngx_http_lfv_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    lmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_lfv_main_conf_t));
+    if (lmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lmcf->creds.fixed = { 0 };
+     *     lmcf->keys = { 0 };
+     *     lmcf->enabled = 0;
+     */
+
+    lmcf->creds.provider = NGX_CONF_UNSET_UINT;
+
+    return lmcf;
+}
+
+
+static char *
+ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_lfv_main_conf_t *lmcf = conf;
+
+    return ngx_http_lfv_credentials_init_conf(cf, &lmcf->creds);
+}
+
+
+static void *
+ngx_http_lfv_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    llcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_lfv_loc_conf_t));
+    if (llcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     llcf->region = { 0, NULL };
+     *     llcf->host = { 0, NULL };
+     */
+
+    llcf->enable = NGX_CONF_UNSET;
+    llcf->body_max_size = NGX_CONF_UNSET_SIZE;
+
+    return llcf;
+}
+
+
+static char *
+ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_lfv_loc_conf_t *prev = parent;
+    ngx_http_lfv_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->region, prev->region, "");
+    ngx_conf_merge_str_value(conf->host, prev->host, "");
+    ngx_conf_merge_size_value(conf->body_max_size, prev->body_max_size, 1024);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->region.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lfv_region\" is not set for \"lfv on\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->host.len == 0) {
+
+        /* the regional endpoint, as the SDKs build it */
+
+        conf->host.len = sizeof("lookoutvision..amazonaws.com") - 1
+                         + conf->region.len;
+        conf->host.data = ngx_pnalloc(cf->pool, conf->host.len);
+        if (conf->host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(conf->host.data, "lookoutvision.%V.amazonaws.com",
+                    &conf->region);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lfv(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                      *rv;
+    ngx_http_lfv_loc_conf_t   *llcf = conf;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && llcf->enable) {
+        lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lfv_module);
+        lmcf->enabled = 1;
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_lfv_region(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *region = data;
+
+    u_char  *p, *last;
+
+    /* a region is a DNS label: it becomes part of the host name */
+
+    last = region->data + region->len;
+
+    for (p = region->data; p < last; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+            || (*p == '-' && p != region->data && p + 1 != last))
+        {
+            continue;
+        }
+
+        return "has an invalid region name";
+    }
+
+    if (region->len == 0 || region->len > 63) {
+        return "has an invalid region name";
+    }
+
+    return NGX_CONF_OK;
+}

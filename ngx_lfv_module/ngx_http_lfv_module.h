@@ -1,0 +1,75 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LFV_MODULE_H_INCLUDED_
+#define _NGX_HTTP_LFV_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_reason.h"
+#include "ngx_http_lfv_sigv4.h"
+#include "ngx_http_lfv_credentials.h"
+
+
+#define NGX_HTTP_LFV_KEY_CACHE  4
+
+
+typedef struct {
+    ngx_uint_t                  generation;     /* of the credentials */
+    ngx_str_t                   region;
+    u_char                      date[NGX_HTTP_LFV_DATE_LEN];
+    ngx_http_lfv_sigv4_key_t    key;
+} ngx_http_lfv_key_cache_t;
+
+
+typedef struct {
+    ngx_http_lfv_creds_conf_t   creds;
+    ngx_http_lfv_sigv4_crypto_t crypto;
+    ngx_http_lfv_key_cache_t    keys[NGX_HTTP_LFV_KEY_CACHE];
+    ngx_uint_t                  next_key;
+    ngx_uint_t                  enabled;        /* some location uses us */
+} ngx_http_lfv_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   region;
+    ngx_str_t                   host;
+    size_t                      body_max_size;
+} ngx_http_lfv_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   project;
+    ngx_str_t                   version;
+    ngx_int_t                   min_units;
+    ngx_int_t                   max_units;
+    ngx_str_t                   client_token;
+    ngx_str_t                   access_key_id;
+    ngx_str_t                   source;
+
+    ngx_http_lfv_reason_e       reason;
+    ngx_str_t                   message;        /* overrides the reason's */
+
+    ngx_int_t                   status;         /* of the phase handler */
+    ngx_list_t                  client_headers; /* given back for logging */
+
+    unsigned                    decided:1;
+    unsigned                    forwarded:1;
+    unsigned                    swapped:1;
+} ngx_http_lfv_ctx_t;
+
+
+ngx_http_lfv_ctx_t *ngx_http_lfv_get_ctx(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_lfv_module;
+
+
+#endif /* _NGX_HTTP_LFV_MODULE_H_INCLUDED_ */

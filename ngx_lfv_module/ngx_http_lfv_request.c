@@ -1,0 +1,397 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_lfv_request.h"
+
+
+#define NGX_HTTP_LFV_INT32_MAX  2147483647
+
+
+static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
+    u_char *last, ngx_int_t *units, ngx_http_lfv_reason_e below);
+static u_char *ngx_http_lfv_skip_space(u_char *p, u_char *last);
+
+
+#define ngx_http_lfv_name_char(c)                                            \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                \
+     || ((c) >= '0' && (c) <= '9'))
+
+
+static ngx_str_t  ngx_http_lfv_prefix = ngx_string("/2020-11-20/projects/");
+static ngx_str_t  ngx_http_lfv_models = ngx_string("/models/");
+static ngx_str_t  ngx_http_lfv_start = ngx_string("/start");
+static ngx_str_t  ngx_http_lfv_min = ngx_string("MinInferenceUnits");
+static ngx_str_t  ngx_http_lfv_max = ngx_string("MaxInferenceUnits");
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
+    ngx_str_t *version)
+{
+    u_char  *last, *s, *q;
+
+    last = p + len;
+
+    /*
+     * the raw target is signed as it is sent, so anything that nginx
+     * or AWS could normalise differently is refused before parsing
+     */
+
+    for (q = p; q < last; q++) {
+
+        switch (*q) {
+
+        case '?':
+            return NGX_HTTP_LFV_QUERY;
+
+        case '%':
+            return NGX_HTTP_LFV_PERCENT;
+
+        case '/':
+            if (q + 1 < last && q[1] == '/') {
+                return NGX_HTTP_LFV_DOUBLE_SLASH;
+            }
+
+            if (q + 1 < last && q[1] == '.'
+                && (q + 2 == last || q[2] == '/'
+                    || (q[2] == '.' && (q + 3 == last || q[3] == '/'))))
+            {
+                return NGX_HTTP_LFV_DOT_SEGMENT;
+            }
+
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    if (len < ngx_http_lfv_prefix.len
+        || ngx_strncmp(p, ngx_http_lfv_prefix.data, ngx_http_lfv_prefix.len)
+           != 0)
+    {
+        return NGX_HTTP_LFV_ROUTE;
+    }
+
+    p += ngx_http_lfv_prefix.len;
+
+    /* projectName: [a-zA-Z0-9][a-zA-Z0-9_\-]*, 1..255 */
+
+    s = p;
+
+    while (p < last && *p != '/') {
+        if (!ngx_http_lfv_name_char(*p)
+            && !(p != s && (*p == '_' || *p == '-')))
+        {
+            return NGX_HTTP_LFV_PROJECT;
+        }
+
+        p++;
+    }
+
+    if (p == s || p - s > NGX_HTTP_LFV_PROJECT_MAX) {
+        return NGX_HTTP_LFV_PROJECT;
+    }
+
+    project->data = s;
+    project->len = p - s;
+
+    if ((size_t) (last - p) < ngx_http_lfv_models.len
+        || ngx_strncmp(p, ngx_http_lfv_models.data, ngx_http_lfv_models.len)
+           != 0)
+    {
+        return NGX_HTTP_LFV_ROUTE;
+    }
+
+    p += ngx_http_lfv_models.len;
+
+    /* modelVersion: ([1-9][0-9]*|latest), 1..10 */
+
+    s = p;
+
+    while (p < last && *p != '/') {
+        p++;
+    }
+
+    version->data = s;
+    version->len = p - s;
+
+    if (version->len == 6 && ngx_strncmp(s, "latest", 6) == 0) {
+        /* valid */
+
+    } else {
+        if (version->len == 0 || version->len > NGX_HTTP_LFV_VERSION_MAX
+            || *s < '1' || *s > '9')
+        {
+            return NGX_HTTP_LFV_VERSION;
+        }
+
+        for (q = s + 1; q < p; q++) {
+            if (*q < '0' || *q > '9') {
+                return NGX_HTTP_LFV_VERSION;
+            }
+        }
+    }
+
+    if ((size_t) (last - p) != ngx_http_lfv_start.len
+        || ngx_strncmp(p, ngx_http_lfv_start.data, ngx_http_lfv_start.len)
+           != 0)
+    {
+        return NGX_HTTP_LFV_ROUTE;
+    }
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_parse_body(u_char *p, size_t len, ngx_int_t *min_units,
+    ngx_int_t *max_units)
+{
+    u_char                 *last, *name;
+    size_t                  n;
+    ngx_int_t              *units;
+    ngx_http_lfv_reason_e   rc, below;
+
+    *min_units = NGX_HTTP_LFV_UNITS_UNSET;
+    *max_units = NGX_HTTP_LFV_UNITS_UNSET;
+
+    last = p + len;
+
+    p = ngx_http_lfv_skip_space(p, last);
+
+    if (p == last) {
+        return NGX_HTTP_LFV_BODY_EMPTY;
+    }
+
+    if (*p != '{') {
+        return NGX_HTTP_LFV_BODY_NOT_OBJECT;
+    }
+
+    p = ngx_http_lfv_skip_space(p + 1, last);
+
+    if (p < last && *p == '}') {
+        p++;
+        goto done;
+    }
+
+    for ( ;; ) {
+
+        /* "name" : integer */
+
+        if (p == last || *p != '"') {
+            return NGX_HTTP_LFV_BODY_SYNTAX;
+        }
+
+        name = ++p;
+
+        while (p < last && *p != '"') {
+            if (*p == '\\') {
+                return NGX_HTTP_LFV_MEMBER_ESCAPED;
+            }
+
+            if (*p < 0x20) {
+                return NGX_HTTP_LFV_BODY_SYNTAX;
+            }
+
+            p++;
+        }
+
+        if (p == last) {
+            return NGX_HTTP_LFV_BODY_SYNTAX;
+        }
+
+        n = p - name;
+
+        if (n == ngx_http_lfv_min.len
+            && ngx_strncmp(name, ngx_http_lfv_min.data, n) == 0)
+        {
+            units = min_units;
+            below = NGX_HTTP_LFV_MIN_UNITS;
+
+        } else if (n == ngx_http_lfv_max.len
+                   && ngx_strncmp(name, ngx_http_lfv_max.data, n) == 0)
+        {
+            units = max_units;
+            below = NGX_HTTP_LFV_MAX_UNITS;
+
+        } else {
+            return NGX_HTTP_LFV_MEMBER_UNKNOWN;
+        }
+
+        if (*units != NGX_HTTP_LFV_UNITS_UNSET) {
+            return NGX_HTTP_LFV_MEMBER_DUPLICATE;
+        }
+
+        p = ngx_http_lfv_skip_space(p + 1, last);
+
+        if (p == last || *p != ':') {
+            return NGX_HTTP_LFV_BODY_SYNTAX;
+        }
+
+        p = ngx_http_lfv_skip_space(p + 1, last);
+
+        rc = ngx_http_lfv_parse_units(&p, last, units, below);
+        if (rc != NGX_HTTP_LFV_OK) {
+            return rc;
+        }
+
+        p = ngx_http_lfv_skip_space(p, last);
+
+        if (p == last) {
+            return NGX_HTTP_LFV_BODY_SYNTAX;
+        }
+
+        if (*p == '}') {
+            p++;
+            break;
+        }
+
+        if (*p != ',') {
+            return NGX_HTTP_LFV_BODY_SYNTAX;
+        }
+
+        p = ngx_http_lfv_skip_space(p + 1, last);
+    }
+
+done:
+
+    if (ngx_http_lfv_skip_space(p, last) != last) {
+        return NGX_HTTP_LFV_BODY_TRAILING;
+    }
+
+    if (*min_units == NGX_HTTP_LFV_UNITS_UNSET) {
+        return NGX_HTTP_LFV_MIN_REQUIRED;
+    }
+
+    if (*max_units != NGX_HTTP_LFV_UNITS_UNSET && *max_units < *min_units) {
+        return NGX_HTTP_LFV_MAX_BELOW_MIN;
+    }
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
+    ngx_http_lfv_reason_e below)
+{
+    u_char      *p, *start;
+    int64_t      value;
+    ngx_uint_t   negative;
+
+    p = *pp;
+    negative = 0;
+
+    if (p < last && *p == '-') {
+        negative = 1;
+        p++;
+    }
+
+    start = p;
+    value = 0;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+
+        /* keep counting past the limit: the value is refused anyway */
+
+        if (value <= NGX_HTTP_LFV_INT32_MAX) {
+            value = value * 10 + (*p - '0');
+        }
+
+        p++;
+    }
+
+    if (p == start) {
+
+        /* strings, true, false, null, objects, arrays */
+
+        return NGX_HTTP_LFV_NOT_INTEGER;
+    }
+
+    if (p < last && (*p == '.' || *p == 'e' || *p == 'E')) {
+        return NGX_HTTP_LFV_NOT_INTEGER;
+    }
+
+    if (*start == '0' && p - start > 1) {
+        return NGX_HTTP_LFV_LEADING_ZERO;
+    }
+
+    if (value > NGX_HTTP_LFV_INT32_MAX + (int64_t) negative) {
+        return NGX_HTTP_LFV_INT32_RANGE;
+    }
+
+    if (negative || value < 1) {
+        return below;
+    }
+
+    *units = (ngx_int_t) value;
+    *pp = p;
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+static u_char *
+ngx_http_lfv_skip_space(u_char *p, u_char *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_check_client_token(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    if (len == 0 || len > NGX_HTTP_LFV_CLIENT_TOKEN_MAX) {
+        return NGX_HTTP_LFV_CLIENT_TOKEN;
+    }
+
+    for (last = p + len; p < last; p++) {
+        if (!ngx_http_lfv_name_char(*p) && *p != '-') {
+            return NGX_HTTP_LFV_CLIENT_TOKEN;
+        }
+    }
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_check_content_type(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    /* application/json, any case, optionally followed by parameters */
+
+    last = p + len;
+
+    if (len < sizeof("application/json") - 1
+        || ngx_strncasecmp(p, (u_char *) "application/json",
+                           sizeof("application/json") - 1)
+           != 0)
+    {
+        return NGX_HTTP_LFV_CONTENT_TYPE;
+    }
+
+    p = ngx_http_lfv_skip_space(p + sizeof("application/json") - 1, last);
+
+    if (p == last || *p == ';') {
+        return NGX_HTTP_LFV_OK;
+    }
+
+    return NGX_HTTP_LFV_CONTENT_TYPE;
+}

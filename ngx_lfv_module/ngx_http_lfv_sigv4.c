@@ -1,0 +1,460 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <openssl/hmac.h>
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+#include <openssl/core_names.h>
+#endif
+
+#include "ngx_http_lfv_sigv4.h"
+
+
+#define NGX_HTTP_LFV_SECRET_MAX  256
+
+
+static ngx_int_t ngx_http_lfv_sigv4_hmac(ngx_http_lfv_sigv4_crypto_t *c,
+    u_char *key, size_t key_len, u_char *data, size_t len, u_char *out);
+static u_char *ngx_http_lfv_sigv4_header(u_char *p, char *name, size_t len,
+    ngx_str_t *value);
+
+
+static u_char  ngx_http_lfv_sigv4_algorithm[] = "AWS4-HMAC-SHA256";
+static u_char  ngx_http_lfv_sigv4_terminator[] = "aws4_request";
+
+
+ngx_int_t
+ngx_http_lfv_sigv4_crypto_init(ngx_http_lfv_sigv4_crypto_t *c)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    OSSL_PARAM  params[2];
+
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+    if (c->sha256 == NULL || c->hmac == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->mac = EVP_MAC_CTX_new(c->hmac);
+    if (c->mac == NULL) {
+        return NGX_ERROR;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_CTX_set_params(c->mac, params) != 1) {
+        return NGX_ERROR;
+    }
+
+#else
+    c->sha256 = (EVP_MD *) EVP_sha256();
+#endif
+
+    c->md = EVP_MD_CTX_new();
+    if (c->md == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_lfv_sigv4_crypto_free(ngx_http_lfv_sigv4_crypto_t *c)
+{
+    if (c->md) {
+        EVP_MD_CTX_free(c->md);
+        c->md = NULL;
+    }
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    if (c->mac) {
+        EVP_MAC_CTX_free(c->mac);
+        c->mac = NULL;
+    }
+
+    if (c->hmac) {
+        EVP_MAC_free(c->hmac);
+        c->hmac = NULL;
+    }
+
+    if (c->sha256) {
+        EVP_MD_free(c->sha256);
+        c->sha256 = NULL;
+    }
+#endif
+}
+
+
+ngx_int_t
+ngx_http_lfv_sigv4_sha256_hex(ngx_http_lfv_sigv4_crypto_t *c, u_char *data,
+    size_t len, u_char *hex)
+{
+    u_char  md[NGX_HTTP_LFV_SHA256_LEN];
+
+    if (EVP_DigestInit_ex(c->md, c->sha256, NULL) != 1
+        || EVP_DigestUpdate(c->md, data, len) != 1
+        || EVP_DigestFinal_ex(c->md, md, NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, md, NGX_HTTP_LFV_SHA256_LEN);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_sigv4_hmac(ngx_http_lfv_sigv4_crypto_t *c, u_char *key,
+    size_t key_len, u_char *data, size_t len, u_char *out)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    size_t  n;
+
+    if (EVP_MAC_init(c->mac, key, key_len, NULL) != 1
+        || EVP_MAC_update(c->mac, data, len) != 1
+        || EVP_MAC_final(c->mac, out, &n, NGX_HTTP_LFV_SHA256_LEN) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+#else
+    if (HMAC(c->sha256, key, key_len, data, len, out, NULL) == NULL) {
+        return NGX_ERROR;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_lfv_sigv4_derive_key(ngx_http_lfv_sigv4_crypto_t *c,
+    ngx_str_t *secret, u_char *date, ngx_str_t *region, ngx_str_t *service,
+    ngx_http_lfv_sigv4_key_t *key)
+{
+    u_char     *k;
+    ngx_int_t   rc;
+    u_char      buf[4 + NGX_HTTP_LFV_SECRET_MAX];
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    EVP_MAC_CTX  *mac;
+#endif
+
+    if (secret->len > NGX_HTTP_LFV_SECRET_MAX) {
+        return NGX_ERROR;
+    }
+
+    k = key->key;
+
+    ngx_memcpy(buf, "AWS4", 4);
+    ngx_memcpy(buf + 4, secret->data, secret->len);
+
+    rc = ngx_http_lfv_sigv4_hmac(c, buf, 4 + secret->len, date,
+                                 NGX_HTTP_LFV_DATE_LEN, k);
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (rc != NGX_OK
+        || ngx_http_lfv_sigv4_hmac(c, k, NGX_HTTP_LFV_SHA256_LEN,
+                                   region->data, region->len, k)
+           != NGX_OK
+        || ngx_http_lfv_sigv4_hmac(c, k, NGX_HTTP_LFV_SHA256_LEN,
+                                   service->data, service->len, k)
+           != NGX_OK
+        || ngx_http_lfv_sigv4_hmac(c, k, NGX_HTTP_LFV_SHA256_LEN,
+                                   ngx_http_lfv_sigv4_terminator,
+                                   sizeof(ngx_http_lfv_sigv4_terminator) - 1,
+                                   k)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+
+    /* keep the HMAC state keyed once: a signature then costs one HMAC */
+
+    mac = key->mac;
+
+    if (mac == NULL) {
+        mac = EVP_MAC_CTX_dup(c->mac);
+        if (mac == NULL) {
+            return NGX_ERROR;
+        }
+
+        key->mac = mac;
+    }
+
+    if (EVP_MAC_init(mac, k, NGX_HTTP_LFV_SHA256_LEN, NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+#endif
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_lfv_sigv4_key_free(ngx_http_lfv_sigv4_key_t *key)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    if (key->mac) {
+        EVP_MAC_CTX_free(key->mac);
+        key->mac = NULL;
+    }
+#endif
+
+    ngx_explicit_memzero(key->key, NGX_HTTP_LFV_SHA256_LEN);
+}
+
+
+size_t
+ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr)
+{
+    /* an upper bound: canonical header values are never longer */
+
+    return sr->method.len + 1 + sr->uri.len + 1 + 1
+           + sizeof("content-type:\n") - 1 + sr->content_type.len
+           + sizeof("host:\n") - 1 + sr->host.len
+           + sizeof("x-amz-date:\n") - 1 + sr->amz_date.len
+           + sizeof("x-amz-security-token:\n") - 1 + sr->security_token.len
+           + sizeof("x-amzn-client-token:\n") - 1 + sr->client_token.len
+           + 1
+           + sizeof("content-type;host;x-amz-date;x-amz-security-token;"
+                    "x-amzn-client-token\n") - 1
+           + NGX_HTTP_LFV_SHA256_HEX_LEN;
+}
+
+
+u_char *
+ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
+{
+    /* the query string is always empty: the validator rejects one */
+
+    p = ngx_cpymem(p, sr->method.data, sr->method.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, sr->uri.data, sr->uri.len);
+    *p++ = '\n';
+    *p++ = '\n';
+
+    /* headers in the byte order of their lower-case names */
+
+    if (sr->content_type.len) {
+        p = ngx_http_lfv_sigv4_header(p, "content-type:",
+                                      sizeof("content-type:") - 1,
+                                      &sr->content_type);
+    }
+
+    p = ngx_http_lfv_sigv4_header(p, "host:", sizeof("host:") - 1,
+                                  &sr->host);
+    p = ngx_http_lfv_sigv4_header(p, "x-amz-date:", sizeof("x-amz-date:") - 1,
+                                  &sr->amz_date);
+
+    if (sr->security_token.len) {
+        p = ngx_http_lfv_sigv4_header(p, "x-amz-security-token:",
+                                      sizeof("x-amz-security-token:") - 1,
+                                      &sr->security_token);
+    }
+
+    if (sr->client_token.len) {
+        p = ngx_http_lfv_sigv4_header(p, "x-amzn-client-token:",
+                                      sizeof("x-amzn-client-token:") - 1,
+                                      &sr->client_token);
+    }
+
+    *p++ = '\n';
+
+    p = ngx_http_lfv_sigv4_signed_headers(sr, p);
+    *p++ = '\n';
+
+    return ngx_cpymem(p, sr->payload_hash, NGX_HTTP_LFV_SHA256_HEX_LEN);
+}
+
+
+static u_char *
+ngx_http_lfv_sigv4_header(u_char *p, char *name, size_t len, ngx_str_t *value)
+{
+    u_char  *s, *end;
+
+    p = ngx_cpymem(p, name, len);
+
+    s = value->data;
+    end = s + value->len;
+
+    /* trim, and fold each run of spaces and tabs into one space */
+
+    while (s < end && (*s == ' ' || *s == '\t')) {
+        s++;
+    }
+
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    while (s < end) {
+
+        if (*s == ' ' || *s == '\t') {
+            *p++ = ' ';
+
+            while (*s == ' ' || *s == '\t') {
+                s++;
+            }
+
+            continue;
+        }
+
+        *p++ = *s++;
+    }
+
+    *p++ = '\n';
+
+    return p;
+}
+
+
+u_char *
+ngx_http_lfv_sigv4_signed_headers(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
+{
+    if (sr->content_type.len) {
+        p = ngx_cpymem(p, "content-type;", sizeof("content-type;") - 1);
+    }
+
+    p = ngx_cpymem(p, "host;x-amz-date", sizeof("host;x-amz-date") - 1);
+
+    if (sr->security_token.len) {
+        p = ngx_cpymem(p, ";x-amz-security-token",
+                       sizeof(";x-amz-security-token") - 1);
+    }
+
+    if (sr->client_token.len) {
+        p = ngx_cpymem(p, ";x-amzn-client-token",
+                       sizeof(";x-amzn-client-token") - 1);
+    }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
+    ngx_http_lfv_sigv4_request_t *sr, ngx_http_lfv_sigv4_key_t *key,
+    u_char *scratch, size_t size, u_char *signature)
+{
+    u_char  *p, *sts;
+    size_t   n;
+    u_char   mac[NGX_HTTP_LFV_SHA256_LEN];
+
+    n = ngx_http_lfv_sigv4_canonical_len(sr);
+
+    if (n + sizeof(ngx_http_lfv_sigv4_algorithm) + sr->amz_date.len + 1
+        + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len + 1 + sr->service.len
+        + 1 + sizeof(ngx_http_lfv_sigv4_terminator)
+        + NGX_HTTP_LFV_SHA256_HEX_LEN
+        > size
+        || sr->amz_date.len != NGX_HTTP_LFV_AMZ_DATE_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the string to sign goes after the canonical request */
+
+    sts = ngx_http_lfv_sigv4_canonical(sr, scratch);
+
+    p = ngx_cpymem(sts, ngx_http_lfv_sigv4_algorithm,
+                   sizeof(ngx_http_lfv_sigv4_algorithm) - 1);
+    *p++ = '\n';
+    p = ngx_cpymem(p, sr->amz_date.data, sr->amz_date.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->region.data, sr->region.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->service.data, sr->service.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, ngx_http_lfv_sigv4_terminator,
+                   sizeof(ngx_http_lfv_sigv4_terminator) - 1);
+    *p++ = '\n';
+
+    if (ngx_http_lfv_sigv4_sha256_hex(c, scratch, sts - scratch, p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p += NGX_HTTP_LFV_SHA256_HEX_LEN;
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    {
+    size_t  len;
+
+    if (key->mac == NULL
+        || EVP_MAC_init(key->mac, NULL, 0, NULL) != 1
+        || EVP_MAC_update(key->mac, sts, p - sts) != 1
+        || EVP_MAC_final(key->mac, mac, &len, sizeof(mac)) != 1)
+    {
+        return NGX_ERROR;
+    }
+    }
+#else
+    if (ngx_http_lfv_sigv4_hmac(c, key->key, NGX_HTTP_LFV_SHA256_LEN,
+                                sts, p - sts, mac)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+#endif
+
+    ngx_hex_dump(signature, mac, NGX_HTTP_LFV_SHA256_LEN);
+
+    return NGX_OK;
+}
+
+
+size_t
+ngx_http_lfv_sigv4_authorization_len(ngx_http_lfv_sigv4_request_t *sr)
+{
+    return sizeof(ngx_http_lfv_sigv4_algorithm) - 1
+           + sizeof(" Credential=") - 1 + sr->access_key_id.len
+           + 1 + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len
+           + 1 + sr->service.len + 1
+           + sizeof(ngx_http_lfv_sigv4_terminator) - 1
+           + sizeof(", SignedHeaders=") - 1
+           + sizeof("content-type;host;x-amz-date;x-amz-security-token;"
+                    "x-amzn-client-token") - 1
+           + sizeof(", Signature=") - 1 + NGX_HTTP_LFV_SHA256_HEX_LEN;
+}
+
+
+u_char *
+ngx_http_lfv_sigv4_authorization(ngx_http_lfv_sigv4_request_t *sr,
+    u_char *signature, u_char *p)
+{
+    p = ngx_cpymem(p, ngx_http_lfv_sigv4_algorithm,
+                   sizeof(ngx_http_lfv_sigv4_algorithm) - 1);
+    p = ngx_cpymem(p, " Credential=", sizeof(" Credential=") - 1);
+    p = ngx_cpymem(p, sr->access_key_id.data, sr->access_key_id.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->region.data, sr->region.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->service.data, sr->service.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, ngx_http_lfv_sigv4_terminator,
+                   sizeof(ngx_http_lfv_sigv4_terminator) - 1);
+    p = ngx_cpymem(p, ", SignedHeaders=", sizeof(", SignedHeaders=") - 1);
+    p = ngx_http_lfv_sigv4_signed_headers(sr, p);
+    p = ngx_cpymem(p, ", Signature=", sizeof(", Signature=") - 1);
+
+    return ngx_cpymem(p, signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
+}

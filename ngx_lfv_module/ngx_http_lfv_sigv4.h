@@ -1,0 +1,95 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LFV_SIGV4_H_INCLUDED_
+#define _NGX_HTTP_LFV_SIGV4_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <openssl/evp.h>
+
+
+#define NGX_HTTP_LFV_SHA256_LEN      32
+#define NGX_HTTP_LFV_SHA256_HEX_LEN  64
+#define NGX_HTTP_LFV_AMZ_DATE_LEN    16       /* 20261126T231127Z */
+#define NGX_HTTP_LFV_DATE_LEN        8        /* 20261126 */
+
+
+/*
+ * The digest and MAC algorithms are fetched once and their contexts
+ * reused: with OpenSSL 3 an implicit fetch per call costs more than
+ * the hashing itself.
+ */
+
+typedef struct {
+    EVP_MD                     *sha256;
+    EVP_MD_CTX                 *md;
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    EVP_MAC                    *hmac;
+    EVP_MAC_CTX                *mac;
+#endif
+} ngx_http_lfv_sigv4_crypto_t;
+
+
+/* a derived signing key; valid for one date, region, service and secret */
+
+typedef struct {
+    u_char                      key[NGX_HTTP_LFV_SHA256_LEN];
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    EVP_MAC_CTX                *mac;      /* keyed once, reinitialised */
+#endif
+} ngx_http_lfv_sigv4_key_t;
+
+
+/*
+ * Everything that is signed.  The values are sent exactly as given;
+ * the canonical form trims and folds their whitespace as SigV4 says.
+ * The URI must need no encoding (the request validator ensures it).
+ */
+
+typedef struct {
+    ngx_str_t                   method;
+    ngx_str_t                   uri;
+    ngx_str_t                   host;
+    ngx_str_t                   content_type;      /* empty: not signed */
+    ngx_str_t                   amz_date;
+    ngx_str_t                   security_token;    /* empty: none */
+    ngx_str_t                   client_token;      /* empty: none */
+    ngx_str_t                   region;
+    ngx_str_t                   service;
+    ngx_str_t                   access_key_id;
+    u_char                      payload_hash[NGX_HTTP_LFV_SHA256_HEX_LEN];
+} ngx_http_lfv_sigv4_request_t;
+
+
+ngx_int_t ngx_http_lfv_sigv4_crypto_init(ngx_http_lfv_sigv4_crypto_t *c);
+void ngx_http_lfv_sigv4_crypto_free(ngx_http_lfv_sigv4_crypto_t *c);
+
+ngx_int_t ngx_http_lfv_sigv4_sha256_hex(ngx_http_lfv_sigv4_crypto_t *c,
+    u_char *data, size_t len, u_char *hex);
+ngx_int_t ngx_http_lfv_sigv4_derive_key(ngx_http_lfv_sigv4_crypto_t *c,
+    ngx_str_t *secret, u_char *date, ngx_str_t *region, ngx_str_t *service,
+    ngx_http_lfv_sigv4_key_t *key);
+void ngx_http_lfv_sigv4_key_free(ngx_http_lfv_sigv4_key_t *key);
+
+size_t ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr);
+u_char *ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr,
+    u_char *p);
+u_char *ngx_http_lfv_sigv4_signed_headers(ngx_http_lfv_sigv4_request_t *sr,
+    u_char *p);
+
+ngx_int_t ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
+    ngx_http_lfv_sigv4_request_t *sr, ngx_http_lfv_sigv4_key_t *key,
+    u_char *scratch, size_t size, u_char *signature);
+
+size_t ngx_http_lfv_sigv4_authorization_len(ngx_http_lfv_sigv4_request_t *sr);
+u_char *ngx_http_lfv_sigv4_authorization(ngx_http_lfv_sigv4_request_t *sr,
+    u_char *signature, u_char *p);
+
+
+#endif /* _NGX_HTTP_LFV_SIGV4_H_INCLUDED_ */
