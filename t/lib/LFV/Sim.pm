@@ -1,0 +1,109 @@
+package LFV::Sim;
+
+# Starts the simulators under t/sim for a test and reads what they saw.
+#
+#   my $sim = LFV::Sim->lfv($t, keys => { AKID => { secret => 'S' } });
+#   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...})
+#   my $imds = LFV::Sim->imds($t, %args);   $imds->control(POST => 'fault', {...})
+
+use strict;
+use warnings;
+
+use JSON::PP;
+use IO::Socket::INET;
+use File::Path qw(make_path);
+
+my $python = '/usr/bin/python3';
+
+sub _start {
+    my ($class, $t, $name, $script, @args) = @_;
+
+    my $dir = $t->prefix . "/$name";
+    make_path($dir);
+
+    my $self = bless { t => $t, name => $name, dir => $dir }, $class;
+
+    $t->spawn($name, $python, $t->repo . "/t/sim/$script",
+        '--dir', $dir, '--port', 0, @args);
+
+    $self->{port} = $t->wait_file("$dir/ready", 20)
+        or die "$name did not start: " . _slurp($t->prefix . "/$name.log");
+    chomp $self->{port};
+
+    return $self;
+}
+
+# the Lookout for Vision simulator; its keys file is shared with the
+# metadata simulators, so that only issued keys are accepted
+
+sub lfv {
+    my ($class, $t, %o) = @_;
+
+    my $keys = $o{keys_file} || $t->prefix . '/keys.json';
+    _write_json($keys, $o{keys} || {}) unless -e $keys && !$o{keys};
+
+    my $self = $class->_start($t, 'lfv', 'lfv_sim.py', '--keys', $keys,
+        '--region', $o{region} || 'us-east-1', @{ $o{args} || [] });
+
+    $self->{keys} = $keys;
+    $self->{ca} = "$self->{dir}/ca.pem";
+    $self->{journal} = "$self->{dir}/journal.jsonl";
+
+    return $self;
+}
+
+sub imds {
+    my ($class, $t, %o) = @_;
+    my $self = $class->_start($t, 'imds', 'imds_sim.py',
+        '--keys', $t->prefix . '/keys.json', @{ $o{args} || [] });
+    return $self;
+}
+
+sub container {
+    my ($class, $t, %o) = @_;
+    my $self = $class->_start($t, 'container', 'container_sim.py',
+        '--keys', $t->prefix . '/keys.json', @{ $o{args} || [] });
+    return $self;
+}
+
+sub set_keys {
+    my ($self, $keys) = @_;
+    _write_json($self->{keys}, $keys);
+}
+
+# every request the upstream saw, oldest first
+
+sub journal {
+    my ($self) = @_;
+    open my $fh, '<', $self->{journal} or return ();
+    my @e = map { decode_json($_) } grep { /\S/ } <$fh>;
+    return @e;
+}
+
+# control endpoints of the metadata simulators: /_sim/<what>
+
+sub control {
+    my ($self, $method, $what, $body) = @_;
+    my $json = defined $body ? encode_json($body) : '';
+    my $r = $self->{t}->http(port => $self->{port}, method => $method,
+        path => "/_sim/$what", body => $json,
+        headers => [ 'Content-Type' => 'application/json' ]);
+    return eval { decode_json($r->{body}) } // $r->{body};
+}
+
+sub _write_json {
+    my ($path, $data) = @_;
+    open my $fh, '>', "$path.tmp" or die "$path.tmp: $!";
+    print $fh encode_json($data);
+    close $fh;
+    rename "$path.tmp", $path or die "$path: $!";
+}
+
+sub _slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    return <$fh>;
+}
+
+1;
