@@ -223,13 +223,13 @@ class TLSServer(simlib.ThreadedServer):
     def finish_request(self, sock, addr):
         # Handshake in the worker thread, so a stalled client cannot block accept().
         sock.settimeout(10)
+        tls = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         try:
-            tls = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             tls.do_handshake()
         except (OSError, ValueError) as e:
             if self.verbose:
                 simlib.log('TLS handshake from %s failed: %s' % (addr, e))
-            sock.close()
+            tls.close()
             return
         try:
             self.RequestHandlerClass(tls, addr, self)
@@ -245,7 +245,9 @@ class Handler(simlib.BaseHandler):
         entry = {'method': self.command, 'path': self.path, 'headers': headers, 'body': '',
                  'sig_ok': False, 'reason': '', 'status': 0, 'request_id': rid,
                  'access_key_id': None, 'time': time.time(),
-                 'sni': getattr(self.connection, 'sni', None), 'transfer': None}
+                 'sni': getattr(self.connection, 'sni', None), 'transfer': None,
+                 'peer': '%s:%d' % self.client_address}   # same peer = reused connection
+        self.journaled = False
         try:
             try:
                 body = self.read_body()
@@ -272,7 +274,8 @@ class Handler(simlib.BaseHandler):
             entry.update(info, sig_ok=True, reason='ok')
             self.route(entry, body)
         finally:
-            self.server.journal.write(entry)
+            if not self.journaled:      # e.g. the client went away mid-response
+                self.server.journal.write(entry)
 
     def error(self, entry, status, code, message, extra=None, headers=()):
         body = {'message': message}
@@ -280,7 +283,10 @@ class Handler(simlib.BaseHandler):
         self.reply(entry, status, body, [('x-amzn-ErrorType', code)] + list(headers))
 
     def reply(self, entry, status, body, headers=()):
+        # Journal before answering: a test that has the response can read the line.
         entry['status'] = status
+        self.server.journal.write(entry)
+        self.journaled = True
         self.send_json(status, body, [('x-amzn-RequestId', entry['request_id'])] + list(headers))
 
     def route(self, entry, body):

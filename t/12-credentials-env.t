@@ -1,0 +1,106 @@
+#!/usr/bin/perl
+
+# Credentials from nginx's environment, with a session token; and the
+# same request refused with 503 when no credentials exist at all.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+
+use lib 't/lib';
+use LFV::Test;
+use LFV::Sim;
+
+my $t = LFV::Test->new;
+
+my $sim = LFV::Sim->lfv($t, keys => {
+    ASIAENV0000000000001 => { secret => 'env-secret-1', token => 'env-session-token/+=' },
+});
+
+$t->set(lfv_port => $sim->{port});
+$t->set(ca => $sim->{ca});
+
+my $conf = <<'EOF';
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    log_format audit '$lfv_decision $lfv_reason $lfv_credential_source '
+                     '$lfv_access_key_id $lfv_project $lfv_model_version '
+                     '$lfv_min_units $lfv_max_units $lfv_client_token';
+    access_log %%PREFIX%%/audit.log audit;
+
+    lfv_credentials %%KEY_provider%%;
+
+    upstream lookoutvision.us-east-1.amazonaws.com {
+        server 127.0.0.1:%%KEY_lfv_port%%;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location / {
+            lfv on;
+            lfv_region us-east-1;
+
+            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
+            proxy_ssl_verify on;
+            proxy_ssl_server_name on;
+            proxy_ssl_trusted_certificate %%KEY_ca%%;
+        }
+    }
+}
+EOF
+
+# the master reads the environment while parsing configuration
+
+local $ENV{AWS_ACCESS_KEY_ID} = 'ASIAENV0000000000001';
+local $ENV{AWS_SECRET_ACCESS_KEY} = 'env-secret-1';
+local $ENV{AWS_SESSION_TOKEN} = 'env-session-token/+=';
+
+$t->set(provider => 'env');
+$t->write_conf($conf);
+$t->run;
+
+my $uri = '/2020-11-20/projects/env/models/latest/start';
+
+my $r = $t->http(method => 'POST', path => $uri,
+    headers => [ 'X-Amzn-Client-Token' => 'abc-123' ],
+    body => '{"MinInferenceUnits":2,"MaxInferenceUnits":3}');
+is($r->{status}, 202, 'env credentials with session token');
+
+my @j = $sim->journal;
+ok($j[0]{sig_ok}, 'accepted by botocore') or diag $j[0]{reason};
+
+my %h = map { lc $_->[0] => $_->[1] } @{ $j[0]{headers} };
+is($h{'x-amz-security-token'}, 'env-session-token/+=', 'token sent');
+like($h{authorization}, qr/x-amz-date;x-amz-security-token;x-amzn-client-token/,
+    'token signed');
+
+$t->stop;
+
+my $audit = do { local $/; open my $fh, '<', $t->prefix . '/audit.log'; <$fh> };
+is($audit, "forwarded forwarded env ASIAENV0000000000001 env latest 2 3 abc-123\n",
+    'audit variables');
+
+# auto with nothing in the environment: 503, nothing forwarded
+
+delete local $ENV{AWS_ACCESS_KEY_ID};
+delete local $ENV{AWS_SECRET_ACCESS_KEY};
+delete local $ENV{AWS_SESSION_TOKEN};
+
+$t->set(provider => 'env');
+$t->write_conf($conf);
+
+my ($ok, $out) = $t->nginx_test;
+ok(!$ok, 'env provider without variables fails nginx -t');
+like($out, qr/\[emerg\] "lfv_credentials env" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in nginx's environment/,
+    'env error message');
+
+$t->done;
