@@ -18,7 +18,7 @@ WERROR      ?= -Werror
 APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
            openssl perl
 
-MODULE = $(BUILD)/objs/ngx_http_lfv_module.so
+MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
 .PHONY: all deps test clean demo

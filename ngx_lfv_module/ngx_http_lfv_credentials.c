@@ -12,23 +12,57 @@
 #include "ngx_http_lfv_credentials.h"
 
 
+#define NGX_HTTP_LFV_ZONE_SIZE  (64 * 1024)
+
+
 static char *ngx_http_lfv_credentials_env(ngx_conf_t *cf,
     ngx_http_lfv_creds_t *creds, ngx_uint_t required);
 static ngx_int_t ngx_http_lfv_credentials_getenv(ngx_conf_t *cf, char *name,
     ngx_str_t *value);
+static ngx_flag_t ngx_http_lfv_credentials_env_true(char *name);
+static char *ngx_http_lfv_credentials_container(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf);
+static char *ngx_http_lfv_credentials_imds(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf);
+static char *ngx_http_lfv_credentials_endpoint(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *url);
+static ngx_int_t ngx_http_lfv_credentials_allowed(ngx_addr_t *addr);
+static char *ngx_http_lfv_credentials_zone(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf);
+static ngx_int_t ngx_http_lfv_credentials_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_lfv_credentials_copy(ngx_http_lfv_creds_conf_t *ccf);
 
 
 static ngx_conf_enum_t  ngx_http_lfv_providers[] = {
     { ngx_string("static"), NGX_HTTP_LFV_CREDS_STATIC },
     { ngx_string("env"), NGX_HTTP_LFV_CREDS_ENV },
+    { ngx_string("container"), NGX_HTTP_LFV_CREDS_CONTAINER },
+    { ngx_string("imds"), NGX_HTTP_LFV_CREDS_IMDS },
     { ngx_string("auto"), NGX_HTTP_LFV_CREDS_AUTO },
     { ngx_null_string, 0 }
 };
 
 
+/* $lfv_credential_source, indexed by the source */
+
+static ngx_str_t  ngx_http_lfv_source_names[] = {
+    ngx_string("none"),
+    ngx_string("static"),
+    ngx_string("env"),
+    ngx_string("container"),
+    ngx_string("imds"),
+};
+
+
+static ngx_str_t  ngx_http_lfv_zone_name = ngx_string("lfv_credentials");
+
+
 /*
  * lfv_credentials static access_key_id=... secret_access_key=...
  *                        [session_token=...];
+ * lfv_credentials container [endpoint=http://...];
+ * lfv_credentials imds [endpoint=http://...];
  * lfv_credentials env | auto;
  */
 
@@ -68,33 +102,35 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ccf->provider = e->value;
     creds = &ccf->fixed;
 
-    if (ccf->provider != NGX_HTTP_LFV_CREDS_STATIC) {
-        if (cf->args->nelts > 2) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
-    }
-
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "access_key_id=", 14) == 0) {
-            creds->access_key_id.data = value[i].data + 14;
-            creds->access_key_id.len = value[i].len - 14;
-            continue;
+        if (ccf->provider == NGX_HTTP_LFV_CREDS_STATIC) {
+
+            if (ngx_strncmp(value[i].data, "access_key_id=", 14) == 0) {
+                creds->access_key_id.data = value[i].data + 14;
+                creds->access_key_id.len = value[i].len - 14;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "secret_access_key=", 18) == 0) {
+                creds->secret_access_key.data = value[i].data + 18;
+                creds->secret_access_key.len = value[i].len - 18;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "session_token=", 14) == 0) {
+                creds->session_token.data = value[i].data + 14;
+                creds->session_token.len = value[i].len - 14;
+                continue;
+            }
         }
 
-        if (ngx_strncmp(value[i].data, "secret_access_key=", 18) == 0) {
-            creds->secret_access_key.data = value[i].data + 18;
-            creds->secret_access_key.len = value[i].len - 18;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "session_token=", 14) == 0) {
-            creds->session_token.data = value[i].data + 14;
-            creds->session_token.len = value[i].len - 14;
+        if ((ccf->provider == NGX_HTTP_LFV_CREDS_CONTAINER
+             || ccf->provider == NGX_HTTP_LFV_CREDS_IMDS)
+            && ngx_strncmp(value[i].data, "endpoint=", 9) == 0)
+        {
+            ccf->endpoint.url.data = value[i].data + 9;
+            ccf->endpoint.url.len = value[i].len - 9;
             continue;
         }
 
@@ -113,6 +149,10 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ccf->provider != NGX_HTTP_LFV_CREDS_STATIC) {
+        return NGX_CONF_OK;
+    }
+
     if (creds->access_key_id.len == 0 || creds->secret_access_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"lfv_credentials static\" needs access_key_id= "
@@ -120,39 +160,132 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_str_set(&creds->source, "static");
+    if (creds->access_key_id.len > NGX_HTTP_LFV_AKID_MAX
+        || creds->secret_access_key.len > NGX_HTTP_LFV_SECRET_MAX
+        || creds->session_token.len > NGX_HTTP_LFV_TOKEN_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lfv_credentials static\" value is too long");
+        return NGX_CONF_ERROR;
+    }
+
     creds->generation = 1;
 
     return NGX_CONF_OK;
 }
 
 
+/*
+ * The provider is resolved here, in the master, as the SDKs' chain does:
+ * the environment, then the container endpoint, then IMDS.  Workers see
+ * only the variables that the "env" directive names, so the environment
+ * is read now.
+ */
+
 char *
 ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf)
 {
+    char  *rv;
+
     if (ccf->provider == NGX_CONF_UNSET_UINT) {
         ccf->provider = NGX_HTTP_LFV_CREDS_AUTO;
     }
 
+    ngx_conf_init_msec_value(ccf->timeout, 1000);
+    ngx_conf_init_value(ccf->grace, 300);
+    ngx_conf_init_msec_value(ccf->wait, 2000);
+
     switch (ccf->provider) {
 
+    case NGX_HTTP_LFV_CREDS_STATIC:
+        ccf->source = NGX_HTTP_LFV_CREDS_STATIC;
+        break;
+
     case NGX_HTTP_LFV_CREDS_ENV:
-        return ngx_http_lfv_credentials_env(cf, &ccf->fixed, 1);
+        rv = ngx_http_lfv_credentials_env(cf, &ccf->fixed, 1);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
 
-    case NGX_HTTP_LFV_CREDS_AUTO:
-        return ngx_http_lfv_credentials_env(cf, &ccf->fixed, 0);
+        ccf->source = NGX_HTTP_LFV_CREDS_ENV;
+        break;
 
-    default:
-        return NGX_CONF_OK;
+    case NGX_HTTP_LFV_CREDS_CONTAINER:
+        rv = ngx_http_lfv_credentials_container(cf, ccf);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (ccf->source == NGX_HTTP_LFV_CREDS_NONE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lfv_credentials container\" needs "
+                               "endpoint= or "
+                               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+                               "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+            return NGX_CONF_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_LFV_CREDS_IMDS:
+        if (ngx_http_lfv_credentials_env_true("AWS_EC2_METADATA_DISABLED")) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lfv_credentials imds\" is disabled by "
+                               "AWS_EC2_METADATA_DISABLED");
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_http_lfv_credentials_imds(cf, ccf);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        break;
+
+    default: /* NGX_HTTP_LFV_CREDS_AUTO */
+
+        rv = ngx_http_lfv_credentials_env(cf, &ccf->fixed, 0);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (ccf->fixed.access_key_id.len) {
+            ccf->source = NGX_HTTP_LFV_CREDS_ENV;
+            break;
+        }
+
+        rv = ngx_http_lfv_credentials_container(cf, ccf);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (ccf->source != NGX_HTTP_LFV_CREDS_NONE) {
+            break;
+        }
+
+        if (!ngx_http_lfv_credentials_env_true("AWS_EC2_METADATA_DISABLED")) {
+            rv = ngx_http_lfv_credentials_imds(cf, ccf);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+        }
+
+        break;
     }
+
+    ccf->fixed.source = ngx_http_lfv_source_names[ccf->source];
+    ccf->local.source = ccf->fixed.source;
+
+    if (ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER
+        || ccf->source == NGX_HTTP_LFV_CREDS_IMDS)
+    {
+        return ngx_http_lfv_credentials_zone(cf, ccf);
+    }
+
+    return NGX_CONF_OK;
 }
 
-
-/*
- * Workers see only the variables that the "env" directive names, so the
- * environment is read here, in the master, while parsing configuration.
- */
 
 static char *
 ngx_http_lfv_credentials_env(ngx_conf_t *cf, ngx_http_lfv_creds_t *creds,
@@ -190,7 +323,15 @@ ngx_http_lfv_credentials_env(ngx_conf_t *cf, ngx_http_lfv_creds_t *creds,
         return NGX_CONF_ERROR;
     }
 
-    ngx_str_set(&creds->source, "env");
+    if (creds->access_key_id.len > NGX_HTTP_LFV_AKID_MAX
+        || creds->secret_access_key.len > NGX_HTTP_LFV_SECRET_MAX
+        || creds->session_token.len > NGX_HTTP_LFV_TOKEN_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "AWS credentials in the environment are too long");
+        return NGX_CONF_ERROR;
+    }
+
     creds->generation = 1;
 
     return NGX_CONF_OK;
@@ -209,8 +350,6 @@ ngx_http_lfv_credentials_getenv(ngx_conf_t *cf, char *name, ngx_str_t *value)
         return NGX_DECLINED;
     }
 
-    /* a copy: the environment may be replaced after a reload */
-
     value->len = ngx_strlen(v);
     value->data = ngx_pnalloc(cf->pool, value->len);
     if (value->data == NULL) {
@@ -223,14 +362,511 @@ ngx_http_lfv_credentials_getenv(ngx_conf_t *cf, char *name, ngx_str_t *value)
 }
 
 
+static ngx_flag_t
+ngx_http_lfv_credentials_env_true(char *name)
+{
+    char  *v;
+
+    v = getenv(name);
+
+    return (v && ngx_strcasecmp((u_char *) v, (u_char *) "true") == 0);
+}
+
+
+static char *
+ngx_http_lfv_credentials_container(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf)
+{
+    char       *rv;
+    ngx_str_t   url, relative, full;
+
+    if (ccf->endpoint.url.len) {
+        url = ccf->endpoint.url;
+
+    } else {
+        if (ngx_http_lfv_credentials_getenv(cf,
+                                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                    &relative)
+            == NGX_ERROR
+            || ngx_http_lfv_credentials_getenv(cf,
+                                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                    &full)
+               == NGX_ERROR)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        if (relative.len) {
+            url.len = sizeof("http://169.254.170.2") - 1 + relative.len;
+            url.data = ngx_pnalloc(cf->pool, url.len);
+            if (url.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_sprintf(url.data, "http://169.254.170.2%V", &relative);
+
+        } else if (full.len) {
+            url = full;
+
+        } else {
+            return NGX_CONF_OK;
+        }
+    }
+
+    rv = ngx_http_lfv_credentials_endpoint(cf, ccf, &url);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* the token goes only to hosts the SDKs trust over plain HTTP */
+
+    if (ngx_http_lfv_credentials_allowed(ccf->endpoint.addrs) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "container credentials endpoint \"%V\" is not "
+                           "a loopback address, 169.254.170.2, "
+                           "169.254.170.23 or fd00:ec2::23", &url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_lfv_credentials_getenv(cf, "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                        &ccf->auth_token)
+        == NGX_ERROR
+        || ngx_http_lfv_credentials_getenv(cf,
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                     &ccf->auth_token_file)
+           == NGX_ERROR)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->source = NGX_HTTP_LFV_CREDS_CONTAINER;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lfv_credentials_imds(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
+{
+    ngx_str_t  url;
+
+    if (ccf->endpoint.url.len) {
+        url = ccf->endpoint.url;
+
+    } else {
+        if (ngx_http_lfv_credentials_getenv(cf,
+                                          "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                          &url)
+            == NGX_ERROR)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        if (url.len == 0) {
+            ngx_str_set(&url, "http://169.254.169.254");
+        }
+    }
+
+    ccf->v1_disabled =
+        ngx_http_lfv_credentials_env_true("AWS_EC2_METADATA_V1_DISABLED");
+
+    ccf->source = NGX_HTTP_LFV_CREDS_IMDS;
+
+    return ngx_http_lfv_credentials_endpoint(cf, ccf, &url);
+}
+
+
+static char *
+ngx_http_lfv_credentials_endpoint(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *url)
+{
+    u_char     *p;
+    ngx_url_t  *u;
+
+    u = &ccf->endpoint;
+
+    if (url->len <= 7 || ngx_strncasecmp(url->data, (u_char *) "http://", 7)
+                         != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credentials endpoint \"%V\" must be an http:// URL",
+                           url);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(u, sizeof(ngx_url_t));
+
+    u->url.data = url->data + 7;
+    u->url.len = url->len - 7;
+    u->default_port = 80;
+    u->uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, u) != NGX_OK) {
+        if (u->err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in credentials endpoint \"%V\"",
+                               u->err, url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u->naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credentials endpoint \"%V\" has no address", url);
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->path = u->uri;
+
+    if (ccf->path.len == 0) {
+        ngx_str_set(&ccf->path, "/");
+    }
+
+    /* the Host header: the name as written, with a port unless it is 80 */
+
+    ccf->host.data = ngx_pnalloc(cf->pool, u->host.len + 2 + NGX_INT_T_LEN);
+    if (ccf->host.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(ccf->host.data, u->host.data, u->host.len);
+
+    if (u->port != 80) {
+        p = ngx_sprintf(p, ":%d", (int) u->port);
+    }
+
+    ccf->host.len = p - ccf->host.data;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_credentials_allowed(ngx_addr_t *addr)
+{
+    u_char                *a;
+    struct sockaddr_in    *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6   *sin6;
+    static u_char          ecs6[16] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 0x23 };
+#endif
+
+    switch (addr->sockaddr->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) addr->sockaddr;
+
+        if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)
+            || ngx_memcmp(sin6->sin6_addr.s6_addr, ecs6, 16) == 0)
+        {
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
+#endif
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) addr->sockaddr;
+        a = (u_char *) &sin->sin_addr.s_addr;
+
+        if (a[0] == 127
+            || (a[0] == 169 && a[1] == 254 && a[2] == 170
+                && (a[3] == 2 || a[3] == 23)))
+        {
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
+
+    default:
+        return NGX_DECLINED;
+    }
+}
+
+
+static char *
+ngx_http_lfv_credentials_zone(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
+{
+    ngx_http_lfv_creds_t  *local;
+
+    ccf->shm_zone = ngx_shared_memory_add(cf, &ngx_http_lfv_zone_name,
+                                          NGX_HTTP_LFV_ZONE_SIZE,
+                                          &ngx_http_lfv_module);
+    if (ccf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->shm_zone->init = ngx_http_lfv_credentials_init_zone;
+    ccf->shm_zone->data = ccf;
+
+    /* the worker's copy, in memory of its own after fork() */
+
+    local = &ccf->local;
+
+    local->access_key_id.data = ngx_pnalloc(cf->pool, NGX_HTTP_LFV_AKID_MAX);
+    local->secret_access_key.data = ngx_pnalloc(cf->pool,
+                                                NGX_HTTP_LFV_SECRET_MAX);
+    local->session_token.data = ngx_pnalloc(cf->pool, NGX_HTTP_LFV_TOKEN_MAX);
+
+    if (local->access_key_id.data == NULL
+        || local->secret_access_key.data == NULL
+        || local->session_token.data == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->local_seq = (ngx_atomic_uint_t) -1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_credentials_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_lfv_creds_conf_t  *occf = data;
+
+    size_t                      len;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_lfv_creds_conf_t  *ccf;
+
+    ccf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (occf) {
+
+        /* a reload: the credentials fetched so far stay in use */
+
+        ccf->sh = occf->sh;
+
+    } else if (shm_zone->shm.exists) {
+        ccf->sh = shpool->data;
+
+    } else {
+        ccf->sh = ngx_slab_calloc(shpool, sizeof(ngx_http_lfv_creds_shm_t));
+        if (ccf->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = ccf->sh;
+
+        len = sizeof(" in lfv_credentials zone") + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in lfv_credentials zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    if (ngx_shmtx_create(&ccf->mutex, &ccf->sh->lock, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ccf->sh->source != ccf->source) {
+
+        /* another provider now: what the old one fetched is not used */
+
+        ngx_shmtx_lock(&ccf->mutex);
+
+        ngx_atomic_fetch_add(&ccf->sh->seq, 1);
+        ngx_memory_barrier();
+
+        ngx_explicit_memzero(ccf->sh->secret_access_key,
+                             NGX_HTTP_LFV_SECRET_MAX);
+        ccf->sh->generation = 0;
+        ccf->sh->next_refresh = 0;
+        ccf->sh->source = ccf->source;
+
+        ngx_memory_barrier();
+        ngx_atomic_fetch_add(&ccf->sh->seq, 1);
+
+        ngx_shmtx_unlock(&ccf->mutex);
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_lfv_credentials_get(ngx_http_lfv_creds_conf_t *ccf,
     ngx_http_lfv_creds_t **creds)
 {
-    if (ccf->fixed.access_key_id.len) {
-        *creds = &ccf->fixed;
-        return NGX_OK;
+    ngx_http_lfv_creds_t  *local;
+
+    if (ccf->sh == NULL) {
+
+        /* static, env, or nothing found at configuration time */
+
+        if (ccf->fixed.access_key_id.len) {
+            *creds = &ccf->fixed;
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
     }
 
-    return NGX_DECLINED;
+    if (ccf->sh->seq != ccf->local_seq) {
+        ngx_http_lfv_credentials_copy(ccf);
+    }
+
+    local = &ccf->local;
+
+    if (local->generation == 0) {
+        return ccf->sh->failures ? NGX_DECLINED : NGX_AGAIN;
+    }
+
+    if (local->expiration
+        && ngx_http_lfv_wall_clock() >= local->expiration + ccf->grace)
+    {
+        return NGX_DECLINED;
+    }
+
+    *creds = local;
+
+    return NGX_OK;
+}
+
+
+/* a seqlock read: bounded, and the old copy stays if it never settles */
+
+static void
+ngx_http_lfv_credentials_copy(ngx_http_lfv_creds_conf_t *ccf)
+{
+    ngx_uint_t                 i;
+    ngx_atomic_uint_t          seq;
+    ngx_http_lfv_creds_t      *local;
+    ngx_http_lfv_creds_shm_t  *sh;
+
+    sh = ccf->sh;
+    local = &ccf->local;
+
+    for (i = 0; i < 16; i++) {
+
+        seq = sh->seq;
+
+        if (seq & 1) {
+            ngx_cpu_pause();
+            continue;
+        }
+
+        ngx_memory_barrier();
+
+        if (sh->generation != local->generation) {
+            local->access_key_id.len = sh->access_key_id_len;
+            ngx_memcpy(local->access_key_id.data, sh->access_key_id,
+                       sh->access_key_id_len);
+
+            local->secret_access_key.len = sh->secret_access_key_len;
+            ngx_memcpy(local->secret_access_key.data, sh->secret_access_key,
+                       sh->secret_access_key_len);
+
+            local->session_token.len = sh->session_token_len;
+            ngx_memcpy(local->session_token.data, sh->session_token,
+                       sh->session_token_len);
+
+            local->expiration = sh->expiration;
+            local->generation = sh->generation;
+        }
+
+        ngx_memory_barrier();
+
+        if (sh->seq == seq) {
+            ccf->local_seq = seq;
+            return;
+        }
+
+        /* torn: copy again */
+
+        local->generation = 0;
+    }
+}
+
+
+void
+ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
+    ngx_http_lfv_creds_doc_t *doc, time_t next_refresh)
+{
+    ngx_http_lfv_creds_shm_t  *sh;
+
+    sh = ccf->sh;
+
+    /* another refresher (an old worker during a reload) is writing */
+
+    if (!ngx_shmtx_trylock(&ccf->mutex)) {
+        return;
+    }
+
+    ngx_atomic_fetch_add(&sh->seq, 1);
+    ngx_memory_barrier();
+
+    sh->access_key_id_len = doc->access_key_id_len;
+    ngx_memcpy(sh->access_key_id, doc->access_key_id, doc->access_key_id_len);
+
+    sh->secret_access_key_len = doc->secret_access_key_len;
+    ngx_memcpy(sh->secret_access_key, doc->secret_access_key,
+               doc->secret_access_key_len);
+
+    sh->session_token_len = doc->session_token_len;
+    ngx_memcpy(sh->session_token, doc->session_token, doc->session_token_len);
+
+    sh->expiration = doc->expiration;
+    sh->refreshed = ngx_http_lfv_wall_clock();
+    sh->next_refresh = next_refresh;
+    sh->failures = 0;
+    sh->source = ccf->source;
+
+    if (++sh->generation == 0) {
+        sh->generation = 1;
+    }
+
+    ngx_memory_barrier();
+    ngx_atomic_fetch_add(&sh->seq, 1);
+
+    ngx_shmtx_unlock(&ccf->mutex);
+}
+
+
+void
+ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf, u_char *error,
+    size_t len, time_t next_refresh)
+{
+    ngx_http_lfv_creds_shm_t  *sh;
+
+    sh = ccf->sh;
+
+    if (!ngx_shmtx_trylock(&ccf->mutex)) {
+        return;
+    }
+
+    ngx_atomic_fetch_add(&sh->seq, 1);
+    ngx_memory_barrier();
+
+    sh->error_len = ngx_min(len, NGX_HTTP_LFV_ERROR_MAX);
+    ngx_memcpy(sh->error, error, sh->error_len);
+
+    sh->failed = ngx_http_lfv_wall_clock();
+    sh->next_refresh = next_refresh;
+    sh->failures++;
+
+    ngx_memory_barrier();
+    ngx_atomic_fetch_add(&sh->seq, 1);
+
+    ngx_shmtx_unlock(&ccf->mutex);
+}
+
+
+ngx_str_t *
+ngx_http_lfv_credentials_source_name(ngx_uint_t source)
+{
+    if (source > NGX_HTTP_LFV_CREDS_IMDS) {
+        source = NGX_HTTP_LFV_CREDS_NONE;
+    }
+
+    return &ngx_http_lfv_source_names[source];
 }

@@ -13,9 +13,11 @@
 #include "ngx_http_lfv_error.h"
 #include "ngx_http_lfv_sign.h"
 #include "ngx_http_lfv_variables.h"
+#include "ngx_http_lfv_refresh.h"
 
 
-#define NGX_HTTP_LFV_BODY_MAX  65536
+#define NGX_HTTP_LFV_BODY_MAX   65536
+#define NGX_HTTP_LFV_WAIT_STEP  50
 
 
 static ngx_int_t ngx_http_lfv_handler(ngx_http_request_t *r);
@@ -23,14 +25,22 @@ static ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_request(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
 static void ngx_http_lfv_body_handler(ngx_http_request_t *r);
-static ngx_http_lfv_reason_e ngx_http_lfv_process(ngx_http_request_t *r,
+static ngx_http_lfv_reason_e ngx_http_lfv_check_body(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
+static void ngx_http_lfv_continue(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
+static void ngx_http_lfv_wait_handler(ngx_http_request_t *r);
+static void ngx_http_lfv_resume(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
+static ngx_http_lfv_reason_e ngx_http_lfv_sign_request(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_creds_t *creds);
 static ngx_int_t ngx_http_lfv_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_lfv_reject(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
 static ngx_int_t ngx_http_lfv_log_handler(ngx_http_request_t *r);
 static void ngx_http_lfv_cleanup(void *data);
+static ngx_int_t ngx_http_lfv_init_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_http_lfv_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lfv_postconfiguration(ngx_conf_t *cf);
@@ -89,6 +99,27 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lfv_credentials_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, creds.timeout),
+      NULL },
+
+    { ngx_string("lfv_credentials_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, creds.grace),
+      NULL },
+
+    { ngx_string("lfv_credentials_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, creds.wait),
+      NULL },
+
       ngx_null_command
 };
 
@@ -115,7 +146,7 @@ ngx_module_t  ngx_http_lfv_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_lfv_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -343,46 +374,30 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 static void
 ngx_http_lfv_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t               rc;
     ngx_http_lfv_ctx_t     *ctx;
     ngx_http_lfv_reason_e   reason;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
 
-    reason = ngx_http_lfv_process(r, ctx);
+    reason = ngx_http_lfv_check_body(r, ctx);
 
     if (reason != NGX_HTTP_LFV_OK) {
-        rc = ngx_http_lfv_reject(r, ctx, reason);
-
-        if (rc != NGX_DONE) {
-            ctx->status = rc;
-            goto run;
-        }
-
+        ngx_http_lfv_resume(r, ctx, reason);
         return;
     }
 
-    ctx->status = NGX_DECLINED;
+    ctx->wait_start = ngx_current_msec;
 
-run:
-
-    r->preserve_body = 1;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
+    ngx_http_lfv_continue(r, ctx);
 }
 
 
 static ngx_http_lfv_reason_e
-ngx_http_lfv_process(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  body;
-    ngx_http_lfv_creds_t      *creds;
-    ngx_http_lfv_reason_e      reason;
-    ngx_http_lfv_main_conf_t  *lmcf;
+    ngx_int_t  rc;
 
-    rc = ngx_http_lfv_read_body(r, &body);
+    rc = ngx_http_lfv_read_body(r, &ctx->body);
 
     if (rc == NGX_DECLINED) {
         return NGX_HTTP_LFV_BODY_TOO_LARGE;
@@ -392,19 +407,135 @@ ngx_http_lfv_process(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return NGX_HTTP_LFV_INTERNAL;
     }
 
-    reason = ngx_http_lfv_parse_body(body.data, body.len, &ctx->min_units,
-                                     &ctx->max_units);
-    if (reason != NGX_HTTP_LFV_OK) {
-        return reason;
-    }
+    return ngx_http_lfv_parse_body(ctx->body.data, ctx->body.len,
+                                   &ctx->min_units, &ctx->max_units);
+}
+
+
+/*
+ * Signs with the current credentials.  Before the first ones exist a
+ * request waits a bounded time (lfv_credentials_wait); a request is
+ * never passed on unsigned.
+ */
+
+static void
+ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    time_t                      left;
+    ngx_int_t                   rc;
+    ngx_event_t                *wev;
+    ngx_http_lfv_creds_t       *creds;
+    ngx_http_lfv_main_conf_t   *lmcf;
+    ngx_http_lfv_creds_conf_t  *ccf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+    ccf = &lmcf->creds;
 
-    if (ngx_http_lfv_credentials_get(&lmcf->creds, &creds) != NGX_OK) {
-        return NGX_HTTP_LFV_NO_CREDENTIALS;
+    rc = ngx_http_lfv_credentials_get(ccf, &creds);
+
+    if (rc == NGX_AGAIN
+        && (ngx_msec_int_t) (ngx_current_msec - ctx->wait_start)
+           < (ngx_msec_int_t) ccf->wait)
+    {
+        /* as limit_req delays: a timer on the write event */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "lfv: waiting for the first credentials");
+
+        wev = r->connection->write;
+
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_lfv_wait_handler;
+
+        wev->delayed = 1;
+        ngx_add_timer(wev, NGX_HTTP_LFV_WAIT_STEP);
+        return;
     }
 
-    if (ngx_http_lfv_sign(r, ctx, creds, &body) != NGX_OK) {
+    if (rc != NGX_OK) {
+
+        /* Retry-After: when the refresher tries next */
+
+        left = 1;
+
+        if (ccf->sh && ccf->sh->next_refresh) {
+            left = ccf->sh->next_refresh - ngx_http_lfv_wall_clock();
+            left = ngx_max(left, 1);
+        }
+
+        ctx->retry_after = left;
+
+        ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_NO_CREDENTIALS);
+        return;
+    }
+
+    ngx_http_lfv_resume(r, ctx, ngx_http_lfv_sign_request(r, ctx, creds));
+}
+
+
+static void
+ngx_http_lfv_wait_handler(ngx_http_request_t *r)
+{
+    ngx_event_t         *wev;
+    ngx_http_lfv_ctx_t  *ctx;
+
+    wev = r->connection->write;
+
+    if (wev->delayed) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    ngx_http_lfv_continue(r, ctx);
+}
+
+
+/* back to the phases: on to proxy_pass, or to the rejection */
+
+static void
+ngx_http_lfv_resume(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_reason_e reason)
+{
+    ngx_int_t  rc;
+
+    r->preserve_body = 1;
+
+    if (reason == NGX_HTTP_LFV_OK) {
+        ctx->status = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_lfv_reject(r, ctx, reason);
+
+        if (rc == NGX_DONE) {
+            return;
+        }
+
+        ctx->status = rc;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_sign_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_creds_t *creds)
+{
+    if (ngx_http_lfv_sign(r, ctx, creds, &ctx->body) != NGX_OK) {
         return NGX_HTTP_LFV_INTERNAL;
     }
 
@@ -508,7 +639,7 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
                   &ngx_http_lfv_reason(reason)->name);
 
     rc = ngx_http_lfv_error(r, reason, ctx->message.len ? &ctx->message : NULL,
-                            0);
+                            ctx->retry_after);
 
     if (rc > NGX_OK) {
 
@@ -617,6 +748,30 @@ ngx_http_lfv_crypto_cleanup(void *data)
 }
 
 
+static ngx_int_t
+ngx_http_lfv_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lfv_module);
+
+    if (lmcf == NULL || lmcf->creds.sh == NULL) {
+        return NGX_OK;
+    }
+
+    /* one refresher for all workers: the metadata service throttles */
+
+    if ((ngx_process != NGX_PROCESS_WORKER
+         && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_worker != 0)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_lfv_refresh_init_worker(cycle, &lmcf->creds);
+}
+
+
 static void *
 ngx_http_lfv_create_main_conf(ngx_conf_t *cf)
 {
@@ -636,6 +791,9 @@ ngx_http_lfv_create_main_conf(ngx_conf_t *cf)
      */
 
     lmcf->creds.provider = NGX_CONF_UNSET_UINT;
+    lmcf->creds.timeout = NGX_CONF_UNSET_MSEC;
+    lmcf->creds.grace = NGX_CONF_UNSET;
+    lmcf->creds.wait = NGX_CONF_UNSET_MSEC;
 
     return lmcf;
 }
@@ -645,6 +803,10 @@ static char *
 ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_lfv_main_conf_t *lmcf = conf;
+
+    if (!lmcf->enabled) {
+        return NGX_CONF_OK;
+    }
 
     return ngx_http_lfv_credentials_init_conf(cf, &lmcf->creds);
 }

@@ -57,6 +57,10 @@ typedef struct {
     ngx_http_lfv_reason_e       reason;
     ngx_str_t                   message;        /* overrides the reason's */
 
+    ngx_str_t                   body;
+    ngx_msec_t                  wait_start;
+    time_t                      retry_after;
+
     ngx_int_t                   status;         /* of the phase handler */
     ngx_list_t                  client_headers; /* given back for logging */
 
