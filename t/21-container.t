@@ -1,0 +1,124 @@
+#!/usr/bin/perl
+
+# ECS / EKS Pod Identity container credentials: the endpoint and the
+# Authorization token come from the environment, the token file is read
+# again on every fetch; the endpoint must be a host the SDKs allow.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+
+use lib 't/lib';
+use LFV::Test;
+use LFV::Sim;
+
+my $t = LFV::Test->new;
+
+my $container = LFV::Sim->container($t,
+    args => [ '--path', '/v2/credentials/pod-1', '--auth-token', 'pod-token-1',
+              '--ttl', 10, '--rotate', 5 ]);
+my $sim = LFV::Sim->lfv($t);
+
+$t->set(lfv_port => $sim->{port});
+$t->set(ca => $sim->{ca});
+
+my $conf = <<'EOF';
+%%TEST_GLOBALS%%
+
+worker_processes 2;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    lfv_credentials %%KEY_provider%%;
+
+    upstream lookoutvision.us-east-1.amazonaws.com {
+        server 127.0.0.1:%%KEY_lfv_port%%;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location / {
+            lfv on;
+            lfv_region us-east-1;
+
+            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
+            proxy_ssl_verify on;
+            proxy_ssl_server_name on;
+            proxy_ssl_trusted_certificate %%KEY_ca%%;
+        }
+    }
+}
+EOF
+
+my $token_file = $t->write_file('pod-token', "pod-token-1\n");
+
+local $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} =
+    "http://127.0.0.1:$container->{port}/v2/credentials/pod-1";
+local $ENV{AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE} = $token_file;
+
+$t->set(provider => 'auto');
+$t->write_conf($conf);
+$t->run;
+
+my $uri = '/2020-11-20/projects/pod/models/2/start';
+
+my $r = $t->http(method => 'POST', path => $uri, body => '{"MinInferenceUnits":3}');
+is($r->{status}, 202, 'auto chain picks the container endpoint');
+
+my @j = $sim->journal;
+ok($j[0]{sig_ok}, 'signed with container credentials') or diag $j[0]{reason};
+
+my $c = $container->control(GET => 'counters');
+is($c->{credentials}, 1, 'one fetch for two workers');
+is($c->{unauthorized}, 0, 'token from the file accepted');
+
+# the token rotates in the file: the next fetch sends the new one
+
+$container->control(POST => 'auth', { token => 'pod-token-2' });
+$t->write_file('pod-token', "pod-token-2\n");
+
+my $deadline = time + 10;
+sleep 0.2 while time < $deadline
+    && $container->control(GET => 'counters')->{credentials} < 3;
+
+$c = $container->control(GET => 'counters');
+ok($c->{credentials} >= 3, 'refreshed again');
+is($c->{unauthorized}, 0, 'token file read again on each fetch');
+
+$r = $t->http(method => 'POST', path => $uri, body => '{"MinInferenceUnits":3}');
+is($r->{status}, 202, 'signed after rotations');
+
+$t->stop;
+
+# endpoints the SDKs do not trust are refused at nginx -t
+
+$ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} = 'http://192.0.2.10/creds';
+$t->set(provider => 'container');
+$t->write_conf($conf);
+
+my ($ok, $out) = $t->nginx_test;
+ok(!$ok, 'untrusted container host refused');
+like($out, qr/\[emerg\] container credentials endpoint "http:\/\/192\.0\.2\.10\/creds" is not a loopback address/,
+    'message names the endpoint');
+
+$ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} = 'https://127.0.0.1/creds';
+$t->write_conf($conf);
+($ok, $out) = $t->nginx_test;
+like($out, qr/\[emerg\] credentials endpoint "https:\/\/127\.0\.0\.1\/creds" must be an http:\/\/ URL/,
+    'https refused with a clear message');
+
+delete $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI};
+$t->write_conf($conf);
+($ok, $out) = $t->nginx_test;
+like($out, qr/\[emerg\] "lfv_credentials container" needs endpoint=/,
+    'container without an endpoint');
+
+$t->done;
