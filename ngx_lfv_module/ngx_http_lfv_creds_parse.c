@@ -621,7 +621,7 @@ ngx_http_lfv_json_check(u_char *p, size_t len, ngx_uint_t member)
         }
 
         for ( /* void */ ; p < last; p++) {
-            if (*p < 0x20 || *p > 0x7e) {
+            if (*p < 0x21 || *p > 0x7e) {
                 return NGX_ERROR;
             }
         }
