@@ -15,6 +15,8 @@
 #define NGX_HTTP_LFV_REQUEST_ID_LEN  36
 
 
+static ngx_str_t *ngx_http_lfv_envelope_code(ngx_http_lfv_reason_e reason,
+    ngx_str_t *code);
 static ngx_int_t ngx_http_lfv_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_table_elt_t *ngx_http_lfv_add_header(ngx_http_request_t *r,
@@ -23,6 +25,25 @@ static ngx_table_elt_t *ngx_http_lfv_add_header(ngx_http_request_t *r,
 
 #define ngx_http_lfv_rule(status, code, name, message)                       \
     { status, ngx_string(code), ngx_string(name), ngx_string(message) }
+
+
+/* the envelope codes of lfv_error_format envelope, by AWS error code */
+
+typedef struct {
+    ngx_str_t                   code;
+    ngx_str_t                   envelope;
+} ngx_http_lfv_envelope_code_t;
+
+
+static ngx_http_lfv_envelope_code_t  ngx_http_lfv_envelope_codes[] = {
+    { ngx_string("ValidationException"), ngx_string("VALIDATION_ERROR") },
+    { ngx_string("UnknownOperationException"), ngx_string("NOT_FOUND") },
+    { ngx_string("AccessDeniedException"), ngx_string("ACCESS_DENIED") },
+    { ngx_string("ServiceQuotaExceededException"),
+      ngx_string("QUOTA_EXCEEDED") },
+    { ngx_string("ThrottlingException"), ngx_string("THROTTLED") },
+    { ngx_null_string, ngx_null_string }
+};
 
 
 /* indexed by ngx_http_lfv_reason_e */
@@ -97,6 +118,19 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
         "max_below_min",
         "MaxInferenceUnits must not be below MinInferenceUnits"),
 
+    ngx_http_lfv_rule(NGX_HTTP_FORBIDDEN, "AccessDeniedException", "team",
+        "no policy allows this team"),
+    ngx_http_lfv_rule(NGX_HTTP_FORBIDDEN, "AccessDeniedException",
+        "project_denied", "the team may not start models of this project"),
+    ngx_http_lfv_rule(402, "ServiceQuotaExceededException",
+        "min_units_cap", "MinInferenceUnits is over the team's cap"),
+    ngx_http_lfv_rule(402, "ServiceQuotaExceededException",
+        "max_units_cap", "MaxInferenceUnits is over the team's cap"),
+    ngx_http_lfv_rule(NGX_HTTP_TOO_MANY_REQUESTS, "ThrottlingException",
+        "rate", "the team's start rate is exceeded"),
+    ngx_http_lfv_rule(NGX_HTTP_TOO_MANY_REQUESTS, "ThrottlingException",
+        "budget", "the team's inference unit budget is exhausted"),
+
     ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
         "InternalServerException", "credentials_unavailable",
         "the proxy has no usable AWS credentials"),
@@ -127,15 +161,17 @@ ngx_int_t
 ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
     ngx_str_t *message, time_t retry_after)
 {
-    u_char                 *p;
-    size_t                  len;
-    uint32_t                id[4];
-    ngx_int_t               rc;
-    ngx_buf_t              *b;
-    ngx_uint_t              i;
-    ngx_chain_t             out;
-    ngx_http_lfv_ctx_t     *ctx;
-    ngx_http_lfv_reason_t  *rs;
+    u_char                   *p;
+    size_t                    len;
+    uint32_t                  id[4];
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_uint_t                i;
+    ngx_chain_t               out;
+    ngx_str_t                *envelope;
+    ngx_http_lfv_ctx_t       *ctx;
+    ngx_http_lfv_reason_t    *rs;
+    ngx_http_lfv_loc_conf_t  *llcf;
 
     rs = ngx_http_lfv_reason(reason);
 
@@ -208,7 +244,13 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof("{\"message\":\"\"}") - 1
+    envelope = ngx_http_lfv_envelope_code(reason, &rs->code);
+
+    len = sizeof("{\"success\":false,\"error\":{\"code\":\"\","
+                 "\"message\":\"\"}}") - 1
+          + envelope->len
+          + sizeof(",\"QuotaCode\":\"\",\"ServiceCode\":\"lfv\"") - 1
+          + rs->name.len
           + message->len + ngx_escape_json(NULL, message->data, message->len);
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -216,10 +258,32 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, "{\"message\":\"", 12);
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+    if (llcf->error_format == NGX_HTTP_LFV_FORMAT_ENVELOPE) {
+        b->last = ngx_sprintf(b->last, "{\"success\":false,\"error\":"
+                              "{\"code\":\"%V\",\"message\":\"", envelope);
+    } else {
+        b->last = ngx_cpymem(b->last, "{\"message\":\"", 12);
+    }
+
     b->last = (u_char *) ngx_escape_json(b->last, message->data,
                                          message->len);
-    b->last = ngx_cpymem(b->last, "\"}", 2);
+    *b->last++ = '"';
+
+    if (llcf->error_format == NGX_HTTP_LFV_FORMAT_ENVELOPE) {
+        *b->last++ = '}';
+
+    } else if (rs->status == NGX_HTTP_TOO_MANY_REQUESTS || rs->status == 402) {
+
+        /* the members the SDKs model for quota errors */
+
+        b->last = ngx_sprintf(b->last, ",\"QuotaCode\":\"%V\","
+                              "\"ServiceCode\":\"lfv\"", &rs->name);
+    }
+
+    *b->last++ = '}';
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -241,6 +305,26 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_str_t *
+ngx_http_lfv_envelope_code(ngx_http_lfv_reason_e reason, ngx_str_t *code)
+{
+    ngx_http_lfv_envelope_code_t  *e;
+
+    static ngx_str_t  unavailable = ngx_string("CREDENTIALS_UNAVAILABLE");
+    static ngx_str_t  internal = ngx_string("INTERNAL_ERROR");
+
+    for (e = ngx_http_lfv_envelope_codes; e->code.len; e++) {
+        if (e->code.len == code->len
+            && ngx_strncmp(e->code.data, code->data, code->len) == 0)
+        {
+            return &e->envelope;
+        }
+    }
+
+    return (reason == NGX_HTTP_LFV_NO_CREDENTIALS) ? &unavailable : &internal;
 }
 
 

@@ -14,6 +14,9 @@
 #include "ngx_http_lfv_sign.h"
 #include "ngx_http_lfv_variables.h"
 #include "ngx_http_lfv_refresh.h"
+#include "ngx_http_lfv_limit.h"
+#include "ngx_http_lfv_status.h"
+#include "ngx_http_lfv_envelope.h"
 
 
 #define NGX_HTTP_LFV_BODY_MAX   65536
@@ -22,13 +25,18 @@
 
 static ngx_int_t ngx_http_lfv_handler(ngx_http_request_t *r);
 static ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lfv_team(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_request(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
+static ngx_http_lfv_reason_e ngx_http_lfv_check_policy(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
 static void ngx_http_lfv_body_handler(ngx_http_request_t *r);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_body(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
 static void ngx_http_lfv_continue(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
+static void ngx_http_lfv_delay(ngx_http_request_t *r, ngx_msec_t delay);
 static void ngx_http_lfv_wait_handler(ngx_http_request_t *r);
 static void ngx_http_lfv_resume(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
@@ -37,6 +45,8 @@ static ngx_http_lfv_reason_e ngx_http_lfv_sign_request(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lfv_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_lfv_reject(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
+static void ngx_http_lfv_account(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
 static ngx_int_t ngx_http_lfv_log_handler(ngx_http_request_t *r);
 static void ngx_http_lfv_cleanup(void *data);
@@ -59,6 +69,13 @@ static ngx_conf_post_handler_pt  ngx_http_lfv_region_post =
 
 static ngx_conf_num_bounds_t  ngx_http_lfv_body_max_bounds = {
     ngx_conf_check_num_bounds, 1, NGX_HTTP_LFV_BODY_MAX
+};
+
+
+static ngx_conf_enum_t  ngx_http_lfv_error_formats[] = {
+    { ngx_string("aws"), NGX_HTTP_LFV_FORMAT_AWS },
+    { ngx_string("envelope"), NGX_HTTP_LFV_FORMAT_ENVELOPE },
+    { ngx_null_string, 0 }
 };
 
 
@@ -96,6 +113,41 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_lfv_credentials,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lfv_team"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, team),
+      NULL },
+
+    { ngx_string("lfv_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_lfv_policy,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lfv_policy_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_lfv_policy_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lfv_error_format"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, error_format),
+      &ngx_http_lfv_error_formats },
+
+    { ngx_string("lfv_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_lfv_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -205,7 +257,15 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_lfv_team(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     reason = ngx_http_lfv_check_request(r, ctx);
+
+    if (reason == NGX_HTTP_LFV_OK) {
+        reason = ngx_http_lfv_check_policy(r, ctx);
+    }
 
     if (reason != NGX_HTTP_LFV_OK) {
         return ngx_http_lfv_reject(r, ctx, reason);
@@ -287,6 +347,93 @@ static void
 ngx_http_lfv_cleanup(void *data)
 {
     /* nothing to free: the handler only marks the context */
+}
+
+
+/* the team, from lfv_team: a header of a trusted layer, a certificate */
+
+static ngx_int_t
+ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    ngx_http_lfv_loc_conf_t     *llcf;
+    ngx_http_lfv_main_conf_t    *lmcf;
+    ngx_http_lfv_policy_conf_t  *pcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+    if (llcf->team
+        && ngx_http_complex_value(r, llcf->team, &ctx->team) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+    pcf = &lmcf->policy;
+
+    /* an empty or unknown team gets the default policy, if there is one */
+
+    if (ctx->team.len <= NGX_HTTP_LFV_TEAM_MAX) {
+        ctx->policy = ngx_http_lfv_policy_find(pcf, &ctx->team);
+
+        if (ctx->policy == NULL) {
+            ctx->policy = pcf->default_policy;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    u_char                      *p;
+    ngx_http_lfv_reason_e        reason;
+    ngx_http_lfv_policy_conf_t  *pcf;
+    ngx_http_lfv_main_conf_t    *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+    pcf = &lmcf->policy;
+
+    if (pcf->policies.nelts == 0) {
+        return NGX_HTTP_LFV_OK;
+    }
+
+    if (ctx->policy == NULL) {
+        p = ngx_pnalloc(r->pool, sizeof("no policy allows team \"\"") - 1
+                                 + NGX_HTTP_LFV_TEAM_MAX);
+        if (p == NULL) {
+            return NGX_HTTP_LFV_INTERNAL;
+        }
+
+        ctx->message.data = p;
+        ctx->message.len = ngx_snprintf(p, sizeof("no policy allows team "
+                                                  "\"\"") - 1
+                                           + NGX_HTTP_LFV_TEAM_MAX,
+                                        "no policy allows team \"%V\"",
+                                        &ctx->team)
+                           - p;
+
+        return NGX_HTTP_LFV_TEAM;
+    }
+
+    reason = ngx_http_lfv_policy_check_project(r, ctx->policy, &ctx->project);
+
+    if (reason == NGX_HTTP_LFV_PROJECT_DENIED) {
+        p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_PROJECT_MAX
+                                 + NGX_HTTP_LFV_TEAM_MAX + 64);
+        if (p == NULL) {
+            return NGX_HTTP_LFV_INTERNAL;
+        }
+
+        ctx->message.data = p;
+        ctx->message.len = ngx_sprintf(p, "team \"%V\" may not start models "
+                                       "of project \"%V\"",
+                                       &ctx->team, &ctx->project)
+                           - p;
+    }
+
+    return reason;
 }
 
 
@@ -395,7 +542,9 @@ ngx_http_lfv_body_handler(ngx_http_request_t *r)
 static ngx_http_lfv_reason_e
 ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    u_char                 *p;
+    ngx_int_t               rc;
+    ngx_http_lfv_reason_e   reason;
 
     rc = ngx_http_lfv_read_body(r, &ctx->body);
 
@@ -407,8 +556,53 @@ ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return NGX_HTTP_LFV_INTERNAL;
     }
 
-    return ngx_http_lfv_parse_body(ctx->body.data, ctx->body.len,
-                                   &ctx->min_units, &ctx->max_units);
+    reason = ngx_http_lfv_parse_body(ctx->body.data, ctx->body.len,
+                                     &ctx->min_units, &ctx->max_units);
+
+    if (reason != NGX_HTTP_LFV_OK || ctx->policy == NULL) {
+        return reason;
+    }
+
+    reason = ngx_http_lfv_policy_check_units(ctx->policy, ctx->min_units,
+                                             ctx->max_units);
+
+    if (reason != NGX_HTTP_LFV_OK) {
+
+        /* the message names the cap */
+
+        p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_TEAM_MAX + 128);
+        if (p == NULL) {
+            return NGX_HTTP_LFV_INTERNAL;
+        }
+
+        ctx->message.data = p;
+        ctx->message.len =
+            ngx_sprintf(p, "%s %i is over the cap of %i for team \"%V\"",
+                        reason == NGX_HTTP_LFV_MIN_UNITS_CAP
+                        ? "MinInferenceUnits" : "MaxInferenceUnits",
+                        reason == NGX_HTTP_LFV_MIN_UNITS_CAP
+                        ? ctx->min_units : (ngx_int_t) ngx_http_lfv_units(ctx),
+                        reason == NGX_HTTP_LFV_MIN_UNITS_CAP
+                        ? ctx->policy->max_min_units
+                        : ctx->policy->max_max_units,
+                        &ctx->team)
+            - p;
+    }
+
+    return reason;
+}
+
+
+ngx_uint_t
+ngx_http_lfv_units(ngx_http_lfv_ctx_t *ctx)
+{
+    /* what a start consumes: MaxInferenceUnits, else MinInferenceUnits */
+
+    if (ctx->max_units > 0) {
+        return ctx->max_units;
+    }
+
+    return (ctx->min_units > 0) ? (ngx_uint_t) ctx->min_units : 0;
 }
 
 
@@ -423,8 +617,9 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
     time_t                      left;
     ngx_int_t                   rc;
-    ngx_event_t                *wev;
+    ngx_msec_t                  delay;
     ngx_http_lfv_creds_t       *creds;
+    ngx_http_lfv_reason_e       reason;
     ngx_http_lfv_main_conf_t   *lmcf;
     ngx_http_lfv_creds_conf_t  *ccf;
 
@@ -437,18 +632,10 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         && (ngx_msec_int_t) (ngx_current_msec - ctx->wait_start)
            < (ngx_msec_int_t) ccf->wait)
     {
-        /* as limit_req delays: a timer on the write event */
-
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "lfv: waiting for the first credentials");
 
-        wev = r->connection->write;
-
-        r->read_event_handler = ngx_http_test_reading;
-        r->write_event_handler = ngx_http_lfv_wait_handler;
-
-        wev->delayed = 1;
-        ngx_add_timer(wev, NGX_HTTP_LFV_WAIT_STEP);
+        ngx_http_lfv_delay(r, NGX_HTTP_LFV_WAIT_STEP);
         return;
     }
 
@@ -469,7 +656,49 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return;
     }
 
+    if (!ctx->limited && ctx->policy && lmcf->policy.zone) {
+
+        /* the rate and the budget are charged once, then maybe a delay */
+
+        ctx->limited = 1;
+
+        reason = ngx_http_lfv_limit(lmcf->policy.zone, ctx->policy,
+                                    &ctx->team, ngx_http_lfv_units(ctx),
+                                    &delay, &ctx->retry_after,
+                                    r->connection->log);
+
+        if (reason != NGX_HTTP_LFV_OK) {
+            ngx_http_lfv_resume(r, ctx, reason);
+            return;
+        }
+
+        if (delay) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "lfv: delaying for %M ms", delay);
+
+            ngx_http_lfv_delay(r, delay);
+            return;
+        }
+    }
+
     ngx_http_lfv_resume(r, ctx, ngx_http_lfv_sign_request(r, ctx, creds));
+}
+
+
+/* as limit_req delays: a timer on the write event */
+
+static void
+ngx_http_lfv_delay(ngx_http_request_t *r, ngx_msec_t delay)
+{
+    ngx_event_t  *wev;
+
+    wev = r->connection->write;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_lfv_wait_handler;
+
+    wev->delayed = 1;
+    ngx_add_timer(wev, delay);
 }
 
 
@@ -552,6 +781,8 @@ ngx_http_lfv_sign_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ctx->reason = NGX_HTTP_LFV_FORWARDED;
     ctx->decided = 1;
     ctx->forwarded = 1;
+
+    ngx_http_lfv_account(r, ctx, NGX_HTTP_LFV_FORWARDED);
 
     return NGX_HTTP_LFV_OK;
 }
@@ -638,6 +869,10 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
                   "lfv: request rejected: %V",
                   &ngx_http_lfv_reason(reason)->name);
 
+    if (!ctx->decided) {
+        ngx_http_lfv_account(r, ctx, reason);
+    }
+
     rc = ngx_http_lfv_error(r, reason, ctx->message.len ? &ctx->message : NULL,
                             ctx->retry_after);
 
@@ -650,6 +885,35 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 
     ngx_http_finalize_request(r, rc);
     return NGX_DONE;
+}
+
+
+/* per-team counters for the status page */
+
+static void
+ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_reason_e reason)
+{
+    ngx_str_t                  team;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+
+    if (lmcf->policy.zone == NULL) {
+        return;
+    }
+
+    /* teams without a policy are counted together, not one by one */
+
+    if (ctx->policy && ctx->team.len) {
+        team = ctx->team;
+
+    } else {
+        ngx_str_set(&team, "-");
+    }
+
+    ngx_http_lfv_limit_account(lmcf->policy.zone, &team, reason,
+                               ngx_http_lfv_units(ctx));
 }
 
 
@@ -689,6 +953,10 @@ ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
 
     if (!lmcf->enabled) {
         return NGX_OK;
+    }
+
+    if (ngx_http_lfv_envelope_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -808,6 +1076,10 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_http_lfv_policy_init_conf(cf, &lmcf->policy) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_lfv_credentials_init_conf(cf, &lmcf->creds);
 }
 
@@ -831,6 +1103,8 @@ ngx_http_lfv_create_loc_conf(ngx_conf_t *cf)
 
     llcf->enable = NGX_CONF_UNSET;
     llcf->body_max_size = NGX_CONF_UNSET_SIZE;
+    llcf->team = NGX_CONF_UNSET_PTR;
+    llcf->error_format = NGX_CONF_UNSET_UINT;
 
     return llcf;
 }
@@ -846,6 +1120,9 @@ ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->region, prev->region, "");
     ngx_conf_merge_str_value(conf->host, prev->host, "");
     ngx_conf_merge_size_value(conf->body_max_size, prev->body_max_size, 1024);
+    ngx_conf_merge_ptr_value(conf->team, prev->team, NULL);
+    ngx_conf_merge_uint_value(conf->error_format, prev->error_format,
+                              NGX_HTTP_LFV_FORMAT_AWS);
 
     if (!conf->enable) {
         return NGX_CONF_OK;

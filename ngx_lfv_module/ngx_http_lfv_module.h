@@ -15,9 +15,13 @@
 #include "ngx_http_lfv_reason.h"
 #include "ngx_http_lfv_sigv4.h"
 #include "ngx_http_lfv_credentials.h"
+#include "ngx_http_lfv_policy.h"
 
 
-#define NGX_HTTP_LFV_KEY_CACHE  4
+#define NGX_HTTP_LFV_KEY_CACHE         4
+
+#define NGX_HTTP_LFV_FORMAT_AWS        0
+#define NGX_HTTP_LFV_FORMAT_ENVELOPE   1
 
 
 typedef struct {
@@ -30,6 +34,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_lfv_creds_conf_t   creds;
+    ngx_http_lfv_policy_conf_t  policy;
     ngx_http_lfv_sigv4_crypto_t crypto;
     ngx_http_lfv_key_cache_t    keys[NGX_HTTP_LFV_KEY_CACHE];
     ngx_uint_t                  next_key;
@@ -42,10 +47,14 @@ typedef struct {
     ngx_str_t                   region;
     ngx_str_t                   host;
     size_t                      body_max_size;
+    ngx_http_complex_value_t   *team;
+    ngx_uint_t                  error_format;
 } ngx_http_lfv_loc_conf_t;
 
 
 typedef struct {
+    ngx_str_t                   team;
+    ngx_http_lfv_policy_t      *policy;
     ngx_str_t                   project;
     ngx_str_t                   version;
     ngx_int_t                   min_units;
@@ -63,14 +72,18 @@ typedef struct {
 
     ngx_int_t                   status;         /* of the phase handler */
     ngx_list_t                  client_headers; /* given back for logging */
+    void                       *envelope;
 
     unsigned                    decided:1;
     unsigned                    forwarded:1;
     unsigned                    swapped:1;
+    unsigned                    limited:1;
+    unsigned                    envelope_sent:1;
 } ngx_http_lfv_ctx_t;
 
 
 ngx_http_lfv_ctx_t *ngx_http_lfv_get_ctx(ngx_http_request_t *r);
+ngx_uint_t ngx_http_lfv_units(ngx_http_lfv_ctx_t *ctx);
 
 
 extern ngx_module_t  ngx_http_lfv_module;

@@ -1,0 +1,345 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_module.h"
+#include "ngx_http_lfv_limit.h"
+
+
+static ngx_int_t ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_lookup(
+    ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, ngx_log_t *log);
+
+
+ngx_shm_zone_t *
+ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+{
+    ngx_shm_zone_t            *zone;
+    ngx_http_lfv_limit_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_lfv_limit_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    zone = ngx_shared_memory_add(cf, name, size, &ngx_http_lfv_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    if (zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", name);
+        return NULL;
+    }
+
+    zone->init = ngx_http_lfv_limit_init_zone;
+    zone->data = ctx;
+
+    return zone;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_lfv_limit_ctx_t  *octx = data;
+
+    size_t                     len;
+    ngx_http_lfv_limit_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+
+        /* a reload: buckets, budgets and counters carry on */
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_lfv_limit_shctx_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    ngx_queue_init(&ctx->sh->queue);
+
+    len = sizeof(" in lfv_policy_zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in lfv_policy_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/* the caller holds the zone mutex */
+
+static ngx_http_lfv_limit_node_t *
+ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
+    ngx_log_t *log)
+{
+    size_t                      size;
+    uint32_t                    hash;
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_str_node_t             *sn;
+    ngx_http_lfv_limit_node_t  *node, *old;
+
+    hash = ngx_crc32_short(team->data, team->len);
+
+    sn = ngx_str_rbtree_lookup(&ctx->sh->rbtree, team, hash);
+
+    if (sn) {
+        node = (ngx_http_lfv_limit_node_t *) sn;
+
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_head(&ctx->sh->queue, &node->queue);
+
+        return node;
+    }
+
+    size = offsetof(ngx_http_lfv_limit_node_t, data) + team->len;
+
+    node = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    /* the zone is full: the teams seen least recently go */
+
+    for (i = 0; node == NULL && i < 4; i++) {
+
+        if (ngx_queue_empty(&ctx->sh->queue)) {
+            break;
+        }
+
+        q = ngx_queue_last(&ctx->sh->queue);
+        old = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&ctx->sh->rbtree, &old->sn.node);
+        ngx_slab_free_locked(ctx->shpool, old);
+
+        node = ngx_slab_alloc_locked(ctx->shpool, size);
+    }
+
+    if (node == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "lfv: could not allocate a node%s",
+                      ctx->shpool->log_ctx);
+        return NULL;
+    }
+
+    ngx_memzero(node, offsetof(ngx_http_lfv_limit_node_t, data));
+    ngx_memcpy(node->data, team->data, team->len);
+
+    node->sn.node.key = hash;
+    node->sn.str.len = team->len;
+    node->sn.str.data = node->data;
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
+    ngx_queue_insert_head(&ctx->sh->queue, &node->queue);
+
+    return node;
+}
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
+    ngx_str_t *team, ngx_uint_t units, ngx_msec_t *delay, time_t *retry_after,
+    ngx_log_t *log)
+{
+    time_t                      now, window;
+    ngx_int_t                   excess;
+    ngx_msec_t                  ms_now;
+    ngx_msec_int_t              ms;
+    ngx_http_lfv_limit_ctx_t   *ctx;
+    ngx_http_lfv_limit_node_t  *node;
+
+    *delay = 0;
+
+    if (policy->rate == 0 && policy->budget == 0) {
+        return NGX_HTTP_LFV_OK;
+    }
+
+    ctx = zone->data;
+    ms_now = ngx_current_msec;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_lfv_limit_lookup(ctx, team, log);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return NGX_HTTP_LFV_INTERNAL;
+    }
+
+    /* the budget first: refusing it leaves the bucket as it was */
+
+    window = 0;
+
+    if (policy->budget) {
+        window = now - now % policy->window;
+
+        if (node->window != window) {
+            node->window = window;
+            node->units_used = 0;
+        }
+
+        if (node->units_used + units > policy->budget) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            *retry_after = ngx_max(window + policy->window - now, 1);
+            return NGX_HTTP_LFV_BUDGET;
+        }
+    }
+
+    /* the leaky bucket of limit_req, in milli-requests */
+
+    if (policy->rate) {
+        ms = (ngx_msec_int_t) (ms_now - node->last);
+
+        if (ms < -60000) {
+            ms = 1;
+
+        } else if (ms < 0) {
+            ms = 0;
+        }
+
+        /* a new node has "last" 0: its bucket is empty */
+
+        ms = ngx_min(ms, 3600000);
+
+        excess = node->excess - policy->rate * ms / 1000 + 1000;
+
+        if (excess < 0) {
+            excess = 0;
+        }
+
+        if ((ngx_uint_t) excess > policy->burst) {
+
+            if (!policy->dry_run) {
+                ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+                *retry_after = ((excess - policy->burst) * 1000
+                                / policy->rate + 999) / 1000;
+                *retry_after = ngx_max(*retry_after, 1);
+
+                return NGX_HTTP_LFV_RATE;
+            }
+
+            node->throttled++;
+
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "lfv: team \"%V\" over its rate, dry run", team);
+
+        } else {
+            node->excess = excess;
+
+            if (ms) {
+                node->last = ms_now;
+            }
+
+            if ((ngx_uint_t) excess > policy->delay && !policy->dry_run) {
+                *delay = (excess - policy->delay) * 1000 / policy->rate;
+            }
+        }
+    }
+
+    node->units_used += units;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+void
+ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
+    ngx_http_lfv_reason_e reason, ngx_uint_t units)
+{
+    ngx_http_lfv_limit_ctx_t   *ctx;
+    ngx_http_lfv_limit_node_t  *node;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_lfv_limit_lookup(ctx, team, ngx_cycle->log);
+
+    if (node) {
+        if (reason == NGX_HTTP_LFV_FORWARDED) {
+            node->forwarded++;
+            node->units_started += units;
+
+        } else if (reason < NGX_HTTP_LFV_REASON_LAST) {
+            node->rejected[reason]++;
+
+            if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {
+                node->throttled++;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_lfv_limit_walk(ngx_shm_zone_t *zone,
+    ngx_http_lfv_limit_walk_pt handler, void *data)
+{
+    ngx_int_t                   rc;
+    ngx_queue_t                *q;
+    ngx_http_lfv_limit_ctx_t   *ctx;
+    ngx_http_lfv_limit_node_t  *node;
+
+    ctx = zone->data;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(&ctx->sh->queue);
+         q != ngx_queue_sentinel(&ctx->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
+
+        rc = handler(data, node);
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}

@@ -1,0 +1,407 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_module.h"
+#include "ngx_http_lfv_error.h"
+#include "ngx_http_lfv_limit.h"
+#include "ngx_http_lfv_status.h"
+
+
+#define NGX_HTTP_LFV_STATUS_LINE  2048
+
+
+/* the page grows in buffers of its own; nothing here calls AWS */
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_chain_t                *out;
+    ngx_chain_t               **last;
+    ngx_buf_t                  *buf;
+    ngx_uint_t                  prometheus;
+    ngx_uint_t                  teams;
+    ngx_int_t                   rc;
+} ngx_http_lfv_status_page_t;
+
+
+static ngx_int_t ngx_http_lfv_status_handler(ngx_http_request_t *r);
+static void ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
+    ngx_uint_t ready);
+static ngx_int_t ngx_http_lfv_status_team(void *data,
+    ngx_http_lfv_limit_node_t *node);
+static void ngx_http_lfv_status_printf(ngx_http_lfv_status_page_t *pg,
+    const char *fmt, ...);
+static void ngx_http_lfv_status_escaped(ngx_http_lfv_status_page_t *pg,
+    ngx_str_t *team);
+static void ngx_http_lfv_status_append(ngx_http_lfv_status_page_t *pg,
+    u_char *data, size_t len);
+static u_char *ngx_http_lfv_status_escape(ngx_http_lfv_status_page_t *pg,
+    u_char *dst, u_char *src, size_t len);
+
+
+char *
+ngx_http_lfv_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_lfv_status_handler;
+
+    /* the credentials it reports must be set up even without "lfv on" */
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lfv_module);
+    lmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_status_handler(ngx_http_request_t *r)
+{
+    off_t                        len;
+    ngx_int_t                    rc;
+    ngx_str_t                    format;
+    ngx_uint_t                   ready;
+    ngx_chain_t                 *cl;
+    ngx_http_lfv_creds_t        *creds;
+    ngx_http_lfv_main_conf_t    *lmcf;
+    ngx_http_lfv_status_page_t   pg;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+
+    ngx_memzero(&pg, sizeof(ngx_http_lfv_status_page_t));
+
+    pg.request = r;
+    pg.last = &pg.out;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && format.len == 10
+        && ngx_strncmp(format.data, "prometheus", 10) == 0)
+    {
+        pg.prometheus = 1;
+    }
+
+    /* ready: a request arriving now could be signed */
+
+    ready = (ngx_http_lfv_credentials_get(&lmcf->creds, &creds) == NGX_OK);
+
+    ngx_http_lfv_status_credentials(&pg, ready);
+
+    if (pg.prometheus) {
+        ngx_http_lfv_status_printf(&pg,
+            "# HELP lfv_forwarded_total Starts signed and forwarded.\n"
+            "# TYPE lfv_forwarded_total counter\n"
+            "# HELP lfv_rejected_total Starts refused, by reason.\n"
+            "# TYPE lfv_rejected_total counter\n"
+            "# HELP lfv_throttled_total Starts over the rate or budget.\n"
+            "# TYPE lfv_throttled_total counter\n"
+            "# HELP lfv_units_started_total Inference units started.\n"
+            "# TYPE lfv_units_started_total counter\n");
+
+    } else {
+        ngx_http_lfv_status_printf(&pg, ",\"teams\":{");
+    }
+
+    if (lmcf->policy.zone) {
+        (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
+                                       ngx_http_lfv_status_team, &pg);
+    }
+
+    if (!pg.prometheus) {
+        ngx_http_lfv_status_printf(&pg, "}}\n");
+    }
+
+    if (pg.rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = pg.out; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    pg.buf->last_buf = 1;
+    pg.buf->last_in_chain = 1;
+
+    r->headers_out.status = ready ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.content_length_n = len;
+
+    if (pg.prometheus) {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4");
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, pg.out);
+}
+
+
+static void
+ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
+    ngx_uint_t ready)
+{
+    time_t                      now, expires_in;
+    ngx_str_t                   akid, error;
+    ngx_uint_t                  fetches, failures;
+    ngx_http_lfv_creds_t       *creds;
+    ngx_http_lfv_creds_shm_t   *sh;
+    ngx_http_lfv_creds_conf_t  *ccf;
+    ngx_http_lfv_main_conf_t   *lmcf;
+    time_t                      refreshed, failed;
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+    ccf = &lmcf->creds;
+    sh = ccf->sh;
+
+    creds = sh ? &ccf->local : &ccf->fixed;
+
+    /* only the public key id: never a secret */
+
+    akid = creds->access_key_id;
+
+    if (sh && creds->generation == 0) {
+        ngx_str_null(&akid);
+    }
+
+    now = ngx_http_lfv_wall_clock();
+    expires_in = creds->expiration ? creds->expiration - now : -1;
+
+    refreshed = sh ? sh->refreshed : 0;
+    failed = sh ? sh->failed : 0;
+    failures = sh ? sh->failures : 0;
+    fetches = sh ? sh->fetches : 0;
+
+    if (sh && sh->error_len) {
+        error.data = sh->error;
+        error.len = ngx_min(sh->error_len, NGX_HTTP_LFV_ERROR_MAX);
+
+    } else {
+        ngx_str_null(&error);
+    }
+
+    if (pg->prometheus) {
+        ngx_http_lfv_status_printf(pg,
+            "# HELP lfv_ready 1 when requests can be signed.\n"
+            "# TYPE lfv_ready gauge\n"
+            "lfv_ready %ui\n"
+            "# HELP lfv_credentials_info The credentials in use.\n"
+            "# TYPE lfv_credentials_info gauge\n"
+            "lfv_credentials_info{source=\"%V\",access_key_id=\"%V\"} 1\n"
+            "# HELP lfv_credentials_expiry_seconds Seconds until they "
+            "expire, -1 for never.\n"
+            "# TYPE lfv_credentials_expiry_seconds gauge\n"
+            "lfv_credentials_expiry_seconds %T\n"
+            "# HELP lfv_credentials_last_refresh_timestamp_seconds Last "
+            "successful fetch.\n"
+            "# TYPE lfv_credentials_last_refresh_timestamp_seconds gauge\n"
+            "lfv_credentials_last_refresh_timestamp_seconds %T\n"
+            "# HELP lfv_credentials_last_error_timestamp_seconds Last "
+            "failed fetch.\n"
+            "# TYPE lfv_credentials_last_error_timestamp_seconds gauge\n"
+            "lfv_credentials_last_error_timestamp_seconds %T\n"
+            "# HELP lfv_credentials_failures Failed fetches in a row.\n"
+            "# TYPE lfv_credentials_failures gauge\n"
+            "lfv_credentials_failures %ui\n"
+            "# HELP lfv_credentials_fetches_total Metadata service "
+            "requests.\n"
+            "# TYPE lfv_credentials_fetches_total counter\n"
+            "lfv_credentials_fetches_total %ui\n",
+            ready, &creds->source, &akid, expires_in, refreshed, failed,
+            failures, fetches);
+        return;
+    }
+
+    ngx_http_lfv_status_printf(pg,
+        "{\"ready\":%s,\"credentials\":{\"source\":\"%V\","
+        "\"access_key_id\":\"%V\",\"expires_in\":%T,"
+        "\"last_refresh\":%T,\"last_error_time\":%T,"
+        "\"failures\":%ui,\"fetches\":%ui,\"last_error\":\"",
+        ready ? "true" : "false", &creds->source, &akid, expires_in,
+        refreshed, failed, failures, fetches);
+
+    /* our own text, but it may quote what a metadata service said */
+
+    ngx_http_lfv_status_escaped(pg, &error);
+    ngx_http_lfv_status_printf(pg, "\"}");
+}
+
+
+static ngx_int_t
+ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
+{
+    ngx_http_lfv_status_page_t *pg = data;
+
+    ngx_uint_t              i, n;
+    ngx_http_lfv_reason_t  *rs;
+
+    if (pg->prometheus) {
+        ngx_http_lfv_status_printf(pg, "lfv_forwarded_total{team=\"");
+        ngx_http_lfv_status_escaped(pg, &node->sn.str);
+        ngx_http_lfv_status_printf(pg, "\"} %ui\nlfv_throttled_total{team=\"",
+                                   node->forwarded);
+        ngx_http_lfv_status_escaped(pg, &node->sn.str);
+        ngx_http_lfv_status_printf(pg, "\"} %ui\n"
+                                   "lfv_units_started_total{team=\"",
+                                   node->throttled);
+        ngx_http_lfv_status_escaped(pg, &node->sn.str);
+        ngx_http_lfv_status_printf(pg, "\"} %ui\n", node->units_started);
+
+        for (i = 1; i < NGX_HTTP_LFV_REASON_LAST; i++) {
+            if (node->rejected[i] == 0) {
+                continue;
+            }
+
+            rs = ngx_http_lfv_reason(i);
+
+            ngx_http_lfv_status_printf(pg, "lfv_rejected_total{team=\"");
+            ngx_http_lfv_status_escaped(pg, &node->sn.str);
+            ngx_http_lfv_status_printf(pg, "\",reason=\"%V\"} %ui\n",
+                                       &rs->name, node->rejected[i]);
+        }
+
+        return pg->rc;
+    }
+
+    ngx_http_lfv_status_printf(pg, "%s\"", pg->teams++ ? "," : "");
+    ngx_http_lfv_status_escaped(pg, &node->sn.str);
+    ngx_http_lfv_status_printf(pg, "\":{\"forwarded\":%ui,\"throttled\":%ui,"
+                               "\"units_started\":%ui,\"rejected\":{",
+                               node->forwarded, node->throttled,
+                               node->units_started);
+
+    for (i = 1, n = 0; i < NGX_HTTP_LFV_REASON_LAST; i++) {
+        if (node->rejected[i]) {
+            rs = ngx_http_lfv_reason(i);
+            ngx_http_lfv_status_printf(pg, "%s\"%V\":%ui", n++ ? "," : "",
+                                       &rs->name, node->rejected[i]);
+        }
+    }
+
+    ngx_http_lfv_status_printf(pg, "}}");
+
+    return pg->rc;
+}
+
+
+static void
+ngx_http_lfv_status_printf(ngx_http_lfv_status_page_t *pg, const char *fmt,
+    ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    line[NGX_HTTP_LFV_STATUS_LINE];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(line, line + sizeof(line), fmt, args);
+    va_end(args);
+
+    ngx_http_lfv_status_append(pg, line, p - line);
+}
+
+
+/* team names are whatever lfv_team gave: escaped as JSON or a label */
+
+static void
+ngx_http_lfv_status_escaped(ngx_http_lfv_status_page_t *pg,
+    ngx_str_t *team)
+{
+    u_char  *p;
+    u_char   line[NGX_HTTP_LFV_ERROR_MAX * 6];
+
+    p = ngx_http_lfv_status_escape(pg, line, team->data,
+                                   ngx_min(team->len, NGX_HTTP_LFV_ERROR_MAX));
+
+    ngx_http_lfv_status_append(pg, line, p - line);
+}
+
+
+static void
+ngx_http_lfv_status_append(ngx_http_lfv_status_page_t *pg, u_char *data,
+    size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (pg->rc != NGX_OK) {
+        return;
+    }
+
+    b = pg->buf;
+
+    if (b == NULL || (size_t) (b->end - b->last) < len) {
+        cl = ngx_alloc_chain_link(pg->request->pool);
+        b = ngx_create_temp_buf(pg->request->pool,
+                                ngx_max(len, NGX_HTTP_LFV_STATUS_LINE * 2));
+
+        if (cl == NULL || b == NULL) {
+            pg->rc = NGX_ERROR;
+            return;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        *pg->last = cl;
+        pg->last = &cl->next;
+        pg->buf = b;
+    }
+
+    b->last = ngx_cpymem(b->last, data, len);
+}
+
+
+static u_char *
+ngx_http_lfv_status_escape(ngx_http_lfv_status_page_t *pg, u_char *dst,
+    u_char *src, size_t len)
+{
+    u_char  *last;
+
+    if (!pg->prometheus) {
+        return (u_char *) ngx_escape_json(dst, src, len);
+    }
+
+    for (last = src + len; src < last; src++) {
+        switch (*src) {
+        case '\\':
+        case '"':
+            *dst++ = '\\';
+            *dst++ = *src;
+            break;
+        case '\n':
+            *dst++ = '\\';
+            *dst++ = 'n';
+            break;
+        default:
+            *dst++ = *src;
+        }
+    }
+
+    return dst;
+}

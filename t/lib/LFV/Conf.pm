@@ -1,0 +1,101 @@
+package LFV::Conf;
+
+# The configuration most tests share: the module in front of the
+# simulator, with static credentials the simulator accepts.
+#
+#   my ($t, $sim) = LFV::Conf->start(http => '...', location => '...',
+#                                    workers => 2, server => '...');
+
+use strict;
+use warnings;
+
+use LFV::Test;
+use LFV::Sim;
+
+our $AKID = 'AKIDPOLICY0000000001';
+our $SECRET = 'policy-secret-key-0000000000000000000001';
+
+sub setup {
+    my ($class, %o) = @_;
+
+    my $t = $o{t} || LFV::Test->new;
+    my $sim = $o{sim} || LFV::Sim->lfv($t, keys => { $AKID => { secret => $SECRET } });
+
+    $t->set(lfv_port => $sim->{port});
+    $t->set(ca => $sim->{ca});
+    $t->set(workers => $o{workers} || 1);
+    $t->set(http => $o{http} || '');
+    $t->set(location => $o{location} || '');
+    $t->set(server => $o{server} || '');
+    $t->set(akid => $AKID);
+    $t->set(secret => $SECRET);
+
+    $t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+
+worker_processes %%KEY_workers%%;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    lfv_credentials static access_key_id=%%KEY_akid%%
+                    secret_access_key=%%KEY_secret%%;
+
+    upstream lookoutvision.us-east-1.amazonaws.com {
+        server 127.0.0.1:%%KEY_lfv_port%%;
+        keepalive 4;
+    }
+
+    %%KEY_http%%
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        %%KEY_server%%
+
+        location / {
+            lfv on;
+            lfv_region us-east-1;
+
+            %%KEY_location%%
+
+            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_ssl_verify on;
+            proxy_ssl_server_name on;
+            proxy_ssl_trusted_certificate %%KEY_ca%%;
+        }
+    }
+}
+EOF
+
+    return ($t, $sim);
+}
+
+sub start {
+    my ($class, %o) = @_;
+    my ($t, $sim) = $class->setup(%o);
+    $t->run;
+    return ($t, $sim);
+}
+
+# a StartModel request: start($t, team => 'x', project => 'p', body => ...)
+
+sub request {
+    my ($class, $t, %o) = @_;
+
+    my $uri = '/2020-11-20/projects/' . ($o{project} // 'p') . '/models/'
+        . ($o{version} // 1) . '/start';
+
+    return $t->http(method => 'POST', path => $uri, port => $o{port},
+        headers => [ 'Content-Type' => 'application/json',
+                     defined $o{team} ? ('X-Team' => $o{team}) : (),
+                     @{ $o{headers} || [] } ],
+        body => $o{body} // '{"MinInferenceUnits":1}');
+}
+
+1;
