@@ -27,6 +27,9 @@ static void ngx_http_lfv_variable_set(ngx_http_variable_value_t *v,
 
 static ngx_http_variable_t  ngx_http_lfv_vars[] = {
 
+    { ngx_string("lfv_team"), NULL, ngx_http_lfv_variable_str,
+      offsetof(ngx_http_lfv_ctx_t, team), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("lfv_project"), NULL, ngx_http_lfv_variable_str,
       offsetof(ngx_http_lfv_ctx_t, project), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 

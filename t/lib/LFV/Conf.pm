@@ -24,9 +24,10 @@ sub setup {
     $t->set(lfv_port => $sim->{port});
     $t->set(ca => $sim->{ca});
     $t->set(workers => $o{workers} || 1);
-    $t->set(http => $o{http} || '');
-    $t->set(location => $o{location} || '');
-    $t->set(server => $o{server} || '');
+    for my $k (qw(http location server)) {
+        (my $v = $o{$k} || '') =~ s/%%PREFIX%%/$t->prefix/ge;
+        $t->set($k => $v);
+    }
     $t->set(akid => $AKID);
     $t->set(secret => $SECRET);
 
