@@ -17,6 +17,8 @@
 
 static char *ngx_http_lfv_credentials_env(ngx_conf_t *cf,
     ngx_http_lfv_creds_t *creds, ngx_uint_t required);
+static char *ngx_http_lfv_credentials_fixed(ngx_conf_t *cf,
+    ngx_http_lfv_creds_t *creds);
 static ngx_int_t ngx_http_lfv_credentials_getenv(ngx_conf_t *cf, char *name,
     ngx_str_t *value);
 static ngx_flag_t ngx_http_lfv_credentials_env_true(char *name);
@@ -160,18 +162,7 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (creds->access_key_id.len > NGX_HTTP_LFV_AKID_MAX
-        || creds->secret_access_key.len > NGX_HTTP_LFV_SECRET_MAX
-        || creds->session_token.len > NGX_HTTP_LFV_TOKEN_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"lfv_credentials static\" value is too long");
-        return NGX_CONF_ERROR;
-    }
-
-    creds->generation = 1;
-
-    return NGX_CONF_OK;
+    return ngx_http_lfv_credentials_fixed(cf, creds);
 }
 
 
@@ -323,12 +314,21 @@ ngx_http_lfv_credentials_env(ngx_conf_t *cf, ngx_http_lfv_creds_t *creds,
         return NGX_CONF_ERROR;
     }
 
+    return ngx_http_lfv_credentials_fixed(cf, creds);
+}
+
+
+/* static and env credentials fit the buffers fetched ones use */
+
+static char *
+ngx_http_lfv_credentials_fixed(ngx_conf_t *cf, ngx_http_lfv_creds_t *creds)
+{
     if (creds->access_key_id.len > NGX_HTTP_LFV_AKID_MAX
         || creds->secret_access_key.len > NGX_HTTP_LFV_SECRET_MAX
         || creds->session_token.len > NGX_HTTP_LFV_TOKEN_MAX)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "AWS credentials in the environment are too long");
+                           "AWS credentials are too long");
         return NGX_CONF_ERROR;
     }
 
