@@ -1,0 +1,191 @@
+#!/usr/bin/perl
+
+# Secret hygiene with error_log at debug (Debian's nginx is a debug
+# build): no secret key, session token, container token or signature
+# written by the module appears in any log.  nginx's own proxy module
+# dumps the upstream request header block at debug level; that block is
+# the documented exception (the block and its per-header lines) and is
+# cut out before the checks.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(sleep time);
+
+use lib 't/lib';
+use LFV::Test;
+use LFV::Sim;
+
+BEGIN { $ENV{LFV_ERROR_LOG_LEVEL} = 'debug' }
+
+my $conf = <<'EOF';
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    lfv_credentials %%KEY_provider%%;
+
+    lfv_policy_zone teams:1m;
+    lfv_policy t rate=1r/m burst=1 nodelay;
+
+    upstream lookoutvision.us-east-1.amazonaws.com {
+        server 127.0.0.1:%%KEY_lfv_port%%;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location = /lfv-status {
+            lfv_status;
+        }
+
+        location / {
+            lfv on;
+            lfv_region us-east-1;
+            lfv_team $http_x_team;
+
+            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
+            proxy_ssl_verify on;
+            proxy_ssl_server_name on;
+            proxy_ssl_trusted_certificate %%KEY_ca%%;
+        }
+    }
+}
+EOF
+
+sub scenario {
+    my ($t) = @_;
+    my $uri = '/2020-11-20/projects/p/models/1/start';
+
+    my @codes = map { $t->http(method => 'POST', path => $uri,
+        headers => [ 'X-Team' => 't', @$_ ],
+        body => '{"MinInferenceUnits":1}')->{status} }
+        ([], [ 'X-Amzn-Client-Token' => 'c1' ], []);
+
+    push @codes, $t->http(method => 'POST', path => $uri,
+        headers => [ 'X-Team' => 'nobody' ], body => '{}')->{status};
+    push @codes, $t->http(path => '/lfv-status')->{status};
+    push @codes, $t->http(path => '/lfv-status?format=prometheus')->{status};
+
+    return "@codes";
+}
+
+# what the proxy module itself prints of the upstream request
+
+sub without_proxy_dump {
+    my ($log) = @_;
+    $log =~ s/http proxy header:\n".*?\r\n\r\n"//sg;
+    $log =~ s/^.*\] \d+#\d+: \*\d+ http proxy header: ".*"$//mg;
+    return $log;
+}
+
+sub signatures {
+    my ($sim) = @_;
+    return map { /Signature=([0-9a-f]{64})/ ? $1 : () }
+        map { map { $_->[1] } @{ $_->{headers} } } $sim->journal;
+}
+
+sub clean {
+    my ($t, $sim, $name, @secrets) = @_;
+
+    my $all = '';
+    opendir my $d, $t->prefix or die;
+    for my $f (grep { /\.log$/ } readdir $d) {
+        next if $f =~ /^(lfv|imds|container)\.log$/;    # the simulators' own
+        open my $fh, '<', $t->prefix . "/$f" or next;
+        local $/;
+        $all .= <$fh>;
+    }
+
+    like($all, qr/\[debug\]/, "$name: debug log written");
+    like($all, qr/http proxy header:/, "$name: proxy dump present (and cut)");
+
+    my $log = without_proxy_dump($all);
+
+    for my $s (grep { defined && length } @secrets, signatures($sim)) {
+        unlike($log, qr/\Q$s\E/, "$name: no " . substr($s, 0, 6) . '... in the logs');
+    }
+}
+
+# static credentials with a session token
+
+{
+    my $t = LFV::Test->new;
+    my $sim = LFV::Sim->lfv($t, keys => {
+        ASIASTATICDEBUG00001 => { secret => 'debug-secret-static-1', token => 'debug-token-static-1' } });
+
+    $t->set(lfv_port => $sim->{port});
+    $t->set(ca => $sim->{ca});
+    $t->set(provider => 'static access_key_id=ASIASTATICDEBUG00001 '
+        . 'secret_access_key=debug-secret-static-1 session_token=debug-token-static-1');
+    $t->write_conf($conf);
+    $t->run;
+
+    is(scenario($t), '202 202 429 403 200 200', 'static: scenario');
+    $t->stop;
+
+    clean($t, $sim, 'static', 'debug-secret-static-1', 'debug-token-static-1');
+    $t->checks;
+}
+
+# IMDS, with a refresh failure and a rotation in between
+
+{
+    my $t = LFV::Test->new;
+    my $imds = LFV::Sim->imds($t, args => [ '--ttl', 8, '--rotate', 4 ]);
+    my $sim = LFV::Sim->lfv($t);
+
+    $t->set(lfv_port => $sim->{port});
+    $t->set(ca => $sim->{ca});
+    $t->set(provider => "imds endpoint=http://127.0.0.1:$imds->{port}");
+    $t->write_conf($conf);
+    $t->run;
+
+    my @secrets;
+    my $s1 = scenario($t);
+    push @secrets, $imds->control(GET => 'current');
+    $imds->control(POST => 'fault', { kind => 'garbage', target => 'credentials', count => 1 });
+    sleep 5;
+    push @secrets, $imds->control(GET => 'current');
+    my $s2 = $t->http(method => 'POST', path => '/2020-11-20/projects/p/models/1/start',
+        headers => [ 'X-Team' => 'u' ], body => '{"MinInferenceUnits":1}')->{status};
+
+    is($s1, '202 202 429 403 200 200', 'imds: scenario');
+    is($s2, 403, 'imds: after a rotation');
+
+    $t->stop;
+    clean($t, $sim, 'imds', map { ($_->{SecretAccessKey}, $_->{Token}) } @secrets);
+    $t->checks;
+}
+
+# the container endpoint's authorization token
+
+{
+    my $t = LFV::Test->new;
+    my $c = LFV::Sim->container($t, args => [ '--auth-token', 'debug-pod-token-1' ]);
+    my $sim = LFV::Sim->lfv($t);
+
+    local $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} =
+        "http://127.0.0.1:$c->{port}/v2/credentials/abc";
+    local $ENV{AWS_CONTAINER_AUTHORIZATION_TOKEN} = 'debug-pod-token-1';
+
+    $t->set(lfv_port => $sim->{port});
+    $t->set(ca => $sim->{ca});
+    $t->set(provider => 'container');
+    $t->write_conf($conf);
+    $t->run;
+
+    is(scenario($t), '202 202 429 403 200 200', 'container: scenario');
+    my $cur = $c->control(GET => 'current');
+    $t->stop;
+
+    clean($t, $sim, 'container', 'debug-pod-token-1', $cur->{SecretAccessKey},
+        $cur->{Token});
+    $t->done;
+}
