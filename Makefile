@@ -21,7 +21,7 @@ APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
 MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
-.PHONY: all deps test clean demo
+.PHONY: all deps test clean demo unit fuzz fuzz-run
 
 all: $(MODULE)
 
@@ -55,8 +55,19 @@ $(BUILD)/Makefile: config | deps
 $(MODULE): $(BUILD)/Makefile $(SOURCES)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 
-test: $(MODULE)
+test: $(MODULE) unit
 	$(PERL_PROVE) $(PROVE_FLAGS) t/
+
+# the module's pure files linked without nginx: test drivers, fuzzers
+
+unit: $(BUILD)/Makefile
+	$(MAKE) -C t/unit NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
+
+fuzz: $(BUILD)/Makefile
+	$(MAKE) -C t/fuzz NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
+
+fuzz-run: $(BUILD)/Makefile
+	$(MAKE) -C t/fuzz run NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -15,6 +15,8 @@
 
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
     u_char *last, ngx_int_t *units, ngx_http_lfv_reason_e below);
+static u_char *ngx_http_lfv_skip_digits(u_char *p, u_char *last);
+static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
 static u_char *ngx_http_lfv_skip_space(u_char *p, u_char *last);
 
 
@@ -310,13 +312,50 @@ ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
 
     if (p == start) {
 
-        /* strings, true, false, null, objects, arrays */
+        /* strings, true, false, null, objects, arrays; or not JSON */
 
-        return NGX_HTTP_LFV_NOT_INTEGER;
+        if (!negative && p < last
+            && (*p == '"' || *p == 't' || *p == 'f' || *p == 'n'
+                || *p == '{' || *p == '['))
+        {
+            return NGX_HTTP_LFV_NOT_INTEGER;
+        }
+
+        return NGX_HTTP_LFV_BODY_SYNTAX;
     }
 
     if (p < last && (*p == '.' || *p == 'e' || *p == 'E')) {
-        return NGX_HTTP_LFV_NOT_INTEGER;
+
+        /* a number but not an integer, if it is a well-formed one */
+
+        if (*p == '.') {
+            p = ngx_http_lfv_skip_digits(p + 1, last);
+
+            if (p == NULL) {
+                return NGX_HTTP_LFV_BODY_SYNTAX;
+            }
+        }
+
+        if (p < last && (*p == 'e' || *p == 'E')) {
+            p++;
+
+            if (p < last && (*p == '+' || *p == '-')) {
+                p++;
+            }
+
+            p = ngx_http_lfv_skip_digits(p, last);
+
+            if (p == NULL) {
+                return NGX_HTTP_LFV_BODY_SYNTAX;
+            }
+        }
+
+        return ngx_http_lfv_value_end(p, last) ? NGX_HTTP_LFV_NOT_INTEGER
+                                               : NGX_HTTP_LFV_BODY_SYNTAX;
+    }
+
+    if (!ngx_http_lfv_value_end(p, last)) {
+        return NGX_HTTP_LFV_BODY_SYNTAX;
     }
 
     if (*start == '0' && p - start > 1) {
@@ -335,6 +374,32 @@ ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
     *pp = p;
 
     return NGX_HTTP_LFV_OK;
+}
+
+
+/* at least one digit, then the first byte after them; or NULL */
+
+static u_char *
+ngx_http_lfv_skip_digits(u_char *p, u_char *last)
+{
+    u_char  *start;
+
+    for (start = p; p < last && *p >= '0' && *p <= '9'; p++) {
+        /* void */
+    }
+
+    return (p == start) ? NULL : p;
+}
+
+
+/* a member's value ends where the next member or the object does */
+
+static ngx_uint_t
+ngx_http_lfv_value_end(u_char *p, u_char *last)
+{
+    p = ngx_http_lfv_skip_space(p, last);
+
+    return p < last && (*p == ',' || *p == '}');
 }
 
 

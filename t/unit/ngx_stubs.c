@@ -6,9 +6,10 @@
 
 /*
  * The few nginx core functions that the pure files of the module
- * (ngx_http_lfv_sigv4.c, ngx_http_lfv_request.c) call, for linking them
- * without nginx into the unit drivers and the fuzz targets.  Each one
- * does what its namesake in src/core/ngx_string.c does.
+ * (ngx_http_lfv_sigv4.c, ngx_http_lfv_request.c,
+ * ngx_http_lfv_creds_parse.c) call, for linking them without nginx into
+ * the unit drivers and the fuzz targets.  Each one does what its
+ * namesake in src/core/ngx_string.c does.
  */
 
 

@@ -1,0 +1,298 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+/*
+ * Runs one parser of ngx_http_lfv_creds_parse.c on stdin, for
+ * t/creds-parsers.t.  The first line names the parser, the rest of the
+ * input (every byte, CR and NUL included) is what it parses:
+ *
+ *   http    ok status=200 body_len=2 body=hi       | error: <err>
+ *   creds   ok akid=AKID secret_len=N secret_sha256=HEX token_len=N
+ *           token_sha256=HEX expiration=EPOCH      | error: <err> (wiped)
+ *   time    epoch=N | error
+ *   times   one "epoch=N" or "error" line per input line
+ *   batch   records of "<http|creds|time> <length>\n" and that many
+ *           bytes, one answer line each: one process for a whole table
+ *
+ * The input is copied into a buffer of exactly its size, so that a
+ * sanitizer build catches a read past len.  Secrets are only printed
+ * as lengths and SHA-256.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_lfv_creds_parse.h"
+
+
+#define NGX_LFV_DRIVER_INPUT_MAX  (1024 * 1024)
+
+
+static ngx_int_t ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p,
+    size_t len);
+static ngx_int_t ngx_lfv_driver_batch(u_char *p, size_t len);
+static void ngx_lfv_driver_http(u_char *p, size_t len);
+static void ngx_lfv_driver_creds(u_char *p, size_t len);
+static void ngx_lfv_driver_times(u_char *p, size_t len);
+static void ngx_lfv_driver_sha256(u_char *p, size_t len);
+static void ngx_lfv_driver_escaped(u_char *p, size_t len);
+
+
+int
+main(int argc, char *argv[])
+{
+    u_char     *buf, *nl;
+    size_t      len, n, mlen;
+    ngx_int_t   rc;
+
+    buf = malloc(NGX_LFV_DRIVER_INPUT_MAX + 1);
+    if (buf == NULL) {
+        return 2;
+    }
+
+    len = 0;
+
+    while ((n = fread(buf + len, 1, NGX_LFV_DRIVER_INPUT_MAX + 1 - len,
+                      stdin))
+           > 0)
+    {
+        len += n;
+    }
+
+    if (len > NGX_LFV_DRIVER_INPUT_MAX) {
+        fprintf(stderr, "input too large\n");
+        return 2;
+    }
+
+    nl = memchr(buf, '\n', len);
+    if (nl == NULL) {
+        fprintf(stderr, "no mode line\n");
+        return 2;
+    }
+
+    mlen = nl - buf;
+    n = len - mlen - 1;
+
+    if (mlen == 5 && memcmp(buf, "batch", 5) == 0) {
+        rc = ngx_lfv_driver_batch(nl + 1, n);
+
+    } else {
+        rc = ngx_lfv_driver_run(buf, mlen, nl + 1, n);
+    }
+
+    free(buf);
+
+    return rc == NGX_OK ? 0 : 2;
+}
+
+
+static ngx_int_t
+ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p, size_t len)
+{
+    u_char  *input;
+    time_t   t;
+
+    /* malloc(0) may return NULL: keep one byte, pass length 0 */
+
+    input = malloc(len ? len : 1);
+    if (input == NULL) {
+        return NGX_ERROR;
+    }
+
+    memcpy(input, p, len);
+
+    if (mlen == 4 && memcmp(mode, "http", 4) == 0) {
+        ngx_lfv_driver_http(input, len);
+
+    } else if (mlen == 5 && memcmp(mode, "creds", 5) == 0) {
+        ngx_lfv_driver_creds(input, len);
+
+    } else if (mlen == 4 && memcmp(mode, "time", 4) == 0) {
+        t = ngx_http_lfv_parse_rfc3339(input, len);
+
+        if (t == NGX_ERROR) {
+            printf("error\n");
+
+        } else {
+            printf("epoch=%lld\n", (long long) t);
+        }
+
+    } else if (mlen == 5 && memcmp(mode, "times", 5) == 0) {
+        ngx_lfv_driver_times(input, len);
+
+    } else {
+        free(input);
+        fprintf(stderr, "unknown mode\n");
+        return NGX_ERROR;
+    }
+
+    free(input);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_lfv_driver_batch(u_char *p, size_t len)
+{
+    u_char  *last, *sp, *nl, *q;
+    size_t   n;
+
+    last = p + len;
+
+    while (p < last) {
+        nl = memchr(p, '\n', last - p);
+        sp = memchr(p, ' ', last - p);
+
+        if (nl == NULL || sp == NULL || sp > nl || sp + 1 == nl) {
+            fprintf(stderr, "bad batch record\n");
+            return NGX_ERROR;
+        }
+
+        for (n = 0, q = sp + 1; q < nl; q++) {
+            if (*q < '0' || *q > '9' || n > NGX_LFV_DRIVER_INPUT_MAX) {
+                fprintf(stderr, "bad batch length\n");
+                return NGX_ERROR;
+            }
+
+            n = n * 10 + (*q - '0');
+        }
+
+        if ((size_t) (last - nl - 1) < n) {
+            fprintf(stderr, "short batch record\n");
+            return NGX_ERROR;
+        }
+
+        if (ngx_lfv_driver_run(p, sp - p, nl + 1, n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        p = nl + 1 + n;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_lfv_driver_http(u_char *p, size_t len)
+{
+    char                          *err;
+    ngx_http_lfv_http_response_t   resp;
+
+    err = NULL;
+
+    if (ngx_http_lfv_parse_http_response(p, len, &resp, &err) != NGX_OK) {
+        printf("error: %s\n", err ? err : "(null)");
+        return;
+    }
+
+    if (resp.body.len && (resp.body.data < p
+                          || resp.body.data + resp.body.len > p + len))
+    {
+        printf("body outside the input\n");
+        return;
+    }
+
+    printf("ok status=%u body_len=%u body=", (unsigned) resp.status,
+           (unsigned) resp.body.len);
+    ngx_lfv_driver_escaped(resp.body.data, resp.body.len);
+    printf("\n");
+}
+
+
+static void
+ngx_lfv_driver_creds(u_char *p, size_t len)
+{
+    char                      *err;
+    size_t                     i;
+    ngx_http_lfv_creds_doc_t   doc;
+
+    /* garbage first: the parser must set or wipe every byte */
+
+    memset(&doc, 0xa5, sizeof(doc));
+    err = NULL;
+
+    if (ngx_http_lfv_parse_credentials(p, len, &doc, &err) != NGX_OK) {
+
+        for (i = 0; i < sizeof(doc); i++) {
+            if (((u_char *) &doc)[i] != 0) {
+                break;
+            }
+        }
+
+        printf("error: %s (%s)\n", err ? err : "(null)",
+               i == sizeof(doc) ? "wiped" : "NOT WIPED");
+        return;
+    }
+
+    printf("ok akid=%.*s secret_len=%u secret_sha256=",
+           (int) doc.access_key_id_len, doc.access_key_id,
+           (unsigned) doc.secret_access_key_len);
+    ngx_lfv_driver_sha256(doc.secret_access_key, doc.secret_access_key_len);
+    printf(" token_len=%u token_sha256=", (unsigned) doc.session_token_len);
+    ngx_lfv_driver_sha256(doc.session_token, doc.session_token_len);
+    printf(" expiration=%lld\n", (long long) doc.expiration);
+}
+
+
+static void
+ngx_lfv_driver_times(u_char *p, size_t len)
+{
+    u_char  *last, *nl;
+    time_t   t;
+
+    for (last = p + len; p < last; p = nl + 1) {
+        nl = memchr(p, '\n', last - p);
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        t = ngx_http_lfv_parse_rfc3339(p, nl - p);
+
+        if (t == NGX_ERROR) {
+            printf("error\n");
+
+        } else {
+            printf("epoch=%lld\n", (long long) t);
+        }
+    }
+}
+
+
+static void
+ngx_lfv_driver_sha256(u_char *p, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE], hex[2 * EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (EVP_Digest(p, len, md, &n, EVP_sha256(), NULL) != 1) {
+        printf("(digest failed)");
+        return;
+    }
+
+    ngx_hex_dump(hex, md, n);
+    printf("%.*s", (int) (2 * n), hex);
+}
+
+
+static void
+ngx_lfv_driver_escaped(u_char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\') {
+            putchar(p[i]);
+
+        } else {
+            printf("\\x%02x", p[i]);
+        }
+    }
+}
