@@ -16,7 +16,10 @@ WERROR      ?= -Werror
 
 # Debian packages the build and the suite need
 APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
+           python3-cryptography \
            openssl perl
+
+FUZZ_PKGS = clang-14 libclang-rt-14-dev
 
 MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
@@ -64,9 +67,12 @@ unit: $(BUILD)/Makefile
 	$(MAKE) -C t/unit NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
 
 fuzz: $(BUILD)/Makefile
+	$(MAKE) deps APT_PKGS="$(FUZZ_PKGS)"
 	$(MAKE) -C t/fuzz NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
 
-fuzz-run: $(BUILD)/Makefile
+# each fuzzer for FUZZ_SECONDS (default 10)
+
+fuzz-run: fuzz
 	$(MAKE) -C t/fuzz run NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
 
 clean:
