@@ -260,8 +260,15 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
             if (rv != NGX_CONF_OK) {
                 return rv;
             }
+
+            break;
         }
 
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"lfv_credentials auto\" found no credentials: "
+                           "no AWS keys in the environment, no container "
+                           "endpoint, and AWS_EC2_METADATA_DISABLED; "
+                           "every request will be refused with 503");
         break;
     }
 

@@ -176,7 +176,7 @@ ngx_http_lfv_envelope_send(ngx_http_request_t *r, ngx_http_lfv_envelope_t *env)
     ngx_http_lfv_envelope_status(env->body, env->last, &status);
 
     len = sizeof("{\"success\":true,\"data\":{\"id\":\"\",\"created_at\":"
-                 "\"1970-01-01T00:00:00Z\",\"status\":\"\"}}\n") - 1
+                 "\"1970-01-01T00:00:00Z\",\"status\":\"\"}}") - 1
           + env->request_id.len + ngx_escape_json(NULL, env->request_id.data,
                                                   env->request_id.len)
           + status.len;
@@ -194,7 +194,7 @@ ngx_http_lfv_envelope_send(ngx_http_request_t *r, ngx_http_lfv_envelope_t *env)
                                          env->request_id.len);
     b->last = ngx_sprintf(b->last, "\",\"created_at\":"
                           "\"%4d-%02d-%02dT%02d:%02d:%02dZ\","
-                          "\"status\":\"%V\"}}\n",
+                          "\"status\":\"%V\"}}",
                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
                           &status);

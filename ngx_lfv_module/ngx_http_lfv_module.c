@@ -380,6 +380,20 @@ ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         }
     }
 
+    /*
+     * The key of the team's buckets and counters: its name when it has
+     * a policy of its own.  Everything else (the default policy, no
+     * policy at all) shares "-", so that varying the name does not dodge
+     * the default's limits, nor fill the zone.
+     */
+
+    if (ctx->policy && ctx->policy != pcf->default_policy) {
+        ctx->key = ctx->team;
+
+    } else {
+        ngx_str_set(&ctx->key, "-");
+    }
+
     return NGX_OK;
 }
 
@@ -579,7 +593,11 @@ ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         ctx->message.len =
             ngx_sprintf(p, "%s %i is over the cap of %i for team \"%V\"",
                         reason == NGX_HTTP_LFV_MIN_UNITS_CAP
-                        ? "MinInferenceUnits" : "MaxInferenceUnits",
+                        ? "MinInferenceUnits"
+                        : (ctx->max_units > 0
+                           ? "MaxInferenceUnits"
+                           : "MinInferenceUnits (the upper bound without "
+                             "MaxInferenceUnits)"),
                         reason == NGX_HTTP_LFV_MIN_UNITS_CAP
                         ? ctx->min_units : (ngx_int_t) ngx_http_lfv_units(ctx),
                         reason == NGX_HTTP_LFV_MIN_UNITS_CAP
@@ -663,7 +681,7 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         ctx->limited = 1;
 
         reason = ngx_http_lfv_limit(lmcf->policy.zone, ctx->policy,
-                                    &ctx->team, ngx_http_lfv_units(ctx),
+                                    &ctx->key, ngx_http_lfv_units(ctx),
                                     &delay, &ctx->retry_after,
                                     r->connection->log);
 
@@ -894,7 +912,6 @@ static void
 ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_reason_e reason)
 {
-    ngx_str_t                  team;
     ngx_http_lfv_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
@@ -903,16 +920,7 @@ ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
         return;
     }
 
-    /* teams without a policy are counted together, not one by one */
-
-    if (ctx->policy && ctx->team.len) {
-        team = ctx->team;
-
-    } else {
-        ngx_str_set(&team, "-");
-    }
-
-    ngx_http_lfv_limit_account(lmcf->policy.zone, &team, reason,
+    ngx_http_lfv_limit_account(lmcf->policy.zone, &ctx->key, reason,
                                ngx_http_lfv_units(ctx));
 }
 

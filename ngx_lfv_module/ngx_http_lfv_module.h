@@ -54,6 +54,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                   team;
+    ngx_str_t                   key;            /* of the team's state */
     ngx_http_lfv_policy_t      *policy;
     ngx_str_t                   project;
     ngx_str_t                   version;

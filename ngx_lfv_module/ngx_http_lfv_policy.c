@@ -86,8 +86,10 @@ ngx_http_lfv_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (policy->delay == NGX_MAX_INT_T_VALUE && policy->rate == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"nodelay\" needs \"rate\"");
+    if ((policy->delay || policy->dry_run) && policy->rate == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nodelay\", \"delay\" and \"dry_run\" need "
+                           "\"rate\"");
         return NGX_CONF_ERROR;
     }
 
@@ -319,6 +321,15 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     name.data = value[1].data;
     name.len = p - value[1].data;
+
+    if (name.len == sizeof("lfv_credentials") - 1
+        && ngx_strncmp(name.data, "lfv_credentials", name.len) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone name \"lfv_credentials\" is reserved "
+                           "for the module's credentials");
+        return NGX_CONF_ERROR;
+    }
 
     s.data = p + 1;
     s.len = value[1].data + value[1].len - s.data;

@@ -25,6 +25,7 @@ typedef struct {
     ngx_chain_t               **last;
     ngx_buf_t                  *buf;
     ngx_uint_t                  prometheus;
+    ngx_uint_t                  family;
     ngx_uint_t                  teams;
     ngx_int_t                   rc;
 } ngx_http_lfv_status_page_t;
@@ -43,6 +44,22 @@ static void ngx_http_lfv_status_append(ngx_http_lfv_status_page_t *pg,
     u_char *data, size_t len);
 static u_char *ngx_http_lfv_status_escape(ngx_http_lfv_status_page_t *pg,
     u_char *dst, u_char *src, size_t len);
+
+
+/* the per-team families of the Prometheus text, in this order */
+
+static ngx_str_t  ngx_http_lfv_families[] = {
+    ngx_string("# HELP lfv_forwarded_total Starts signed and forwarded.\n"
+               "# TYPE lfv_forwarded_total counter\n"),
+    ngx_string("# HELP lfv_throttled_total Starts over the rate or "
+               "budget.\n"
+               "# TYPE lfv_throttled_total counter\n"),
+    ngx_string("# HELP lfv_units_started_total Inference units started.\n"
+               "# TYPE lfv_units_started_total counter\n"),
+    ngx_string("# HELP lfv_rejected_total Starts refused, by reason.\n"
+               "# TYPE lfv_rejected_total counter\n"),
+    ngx_null_string
+};
 
 
 char *
@@ -105,26 +122,28 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     ngx_http_lfv_status_credentials(&pg, ready);
 
     if (pg.prometheus) {
-        ngx_http_lfv_status_printf(&pg,
-            "# HELP lfv_forwarded_total Starts signed and forwarded.\n"
-            "# TYPE lfv_forwarded_total counter\n"
-            "# HELP lfv_rejected_total Starts refused, by reason.\n"
-            "# TYPE lfv_rejected_total counter\n"
-            "# HELP lfv_throttled_total Starts over the rate or budget.\n"
-            "# TYPE lfv_throttled_total counter\n"
-            "# HELP lfv_units_started_total Inference units started.\n"
-            "# TYPE lfv_units_started_total counter\n");
+
+        /* the text format wants each family's samples together */
+
+        for (pg.family = 0; ngx_http_lfv_families[pg.family].len; pg.family++)
+        {
+            ngx_http_lfv_status_printf(&pg, "%V",
+                                       &ngx_http_lfv_families[pg.family]);
+
+            if (lmcf->policy.zone) {
+                (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
+                                               ngx_http_lfv_status_team, &pg);
+            }
+        }
 
     } else {
         ngx_http_lfv_status_printf(&pg, ",\"teams\":{");
-    }
 
-    if (lmcf->policy.zone) {
-        (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
-                                       ngx_http_lfv_status_team, &pg);
-    }
+        if (lmcf->policy.zone) {
+            (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
+                                           ngx_http_lfv_status_team, &pg);
+        }
 
-    if (!pg.prometheus) {
         ngx_http_lfv_status_printf(&pg, "}}\n");
     }
 
@@ -141,7 +160,10 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     pg.buf->last_buf = 1;
     pg.buf->last_in_chain = 1;
 
-    r->headers_out.status = ready ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
+    /* a scraper needs 200 to read lfv_ready; a health check the status */
+
+    r->headers_out.status = (ready || pg.prometheus)
+                            ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
     r->headers_out.content_length_n = len;
 
     if (pg.prometheus) {
@@ -262,17 +284,23 @@ ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
     ngx_uint_t              i, n;
     ngx_http_lfv_reason_t  *rs;
 
+    static char  *counters[] = {
+        "lfv_forwarded_total", "lfv_throttled_total",
+        "lfv_units_started_total"
+    };
+
     if (pg->prometheus) {
-        ngx_http_lfv_status_printf(pg, "lfv_forwarded_total{team=\"");
-        ngx_http_lfv_status_escaped(pg, &node->sn.str);
-        ngx_http_lfv_status_printf(pg, "\"} %ui\nlfv_throttled_total{team=\"",
-                                   node->forwarded);
-        ngx_http_lfv_status_escaped(pg, &node->sn.str);
-        ngx_http_lfv_status_printf(pg, "\"} %ui\n"
-                                   "lfv_units_started_total{team=\"",
-                                   node->throttled);
-        ngx_http_lfv_status_escaped(pg, &node->sn.str);
-        ngx_http_lfv_status_printf(pg, "\"} %ui\n", node->units_started);
+
+        if (pg->family < 3) {
+            ngx_http_lfv_status_printf(pg, "%s{team=\"",
+                                       counters[pg->family]);
+            ngx_http_lfv_status_escaped(pg, &node->sn.str);
+            ngx_http_lfv_status_printf(pg, "\"} %ui\n",
+                                       pg->family == 0 ? node->forwarded
+                                       : pg->family == 1 ? node->throttled
+                                       : node->units_started);
+            return pg->rc;
+        }
 
         for (i = 1; i < NGX_HTTP_LFV_REASON_LAST; i++) {
             if (node->rejected[i] == 0) {

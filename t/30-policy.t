@@ -133,6 +133,11 @@ conf_error('lfv_policy a max_min_units=0;', 'invalid parameter "max_min_units=0"
 conf_error('lfv_policy a rate=10r/h;', 'invalid parameter "rate=10r/h"',
     'bad rate');
 conf_error('lfv_policy a burst=5;', '"burst" needs "rate"', 'burst alone');
+conf_error('lfv_policy a dry_run;', '"nodelay", "delay" and "dry_run" need "rate"',
+    'dry_run alone');
+conf_error('lfv_policy_zone lfv_credentials:64k;',
+    'zone name "lfv_credentials" is reserved for the module\'s credentials',
+    'reserved zone name');
 conf_error('lfv_policy a rate=1r/s;', 'rate= and budget= need "lfv_policy_zone"',
     'rate without zone');
 conf_error('lfv_policy a budget=10;', 'invalid parameter "budget=10"',

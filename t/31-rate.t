@@ -26,6 +26,7 @@ my ($t, $sim) = LFV::Conf->start(
     lfv_policy budget budget=5/4s;
     lfv_policy slow rate=2r/s burst=3;
     lfv_policy trial rate=1r/m dry_run;
+    lfv_policy default rate=1r/m burst=1 nodelay;
 EOF
     location => 'lfv_team $http_x_team;');
 
@@ -88,6 +89,13 @@ is(start(team => 'beta')->{status}, 202, 'beta: burst of 1');
 is(start(team => 'beta')->{status}, 429, 'beta: third throttled');
 is(start(team => 'gamma')->{status}, 202, 'gamma unaffected by beta');
 is(start(team => 'gamma')->{status}, 429, 'gamma: no burst');
+
+# the default policy's limits are shared: varying the name does not help
+
+is(start(team => 'anon-1')->{status}, 202, 'default: first');
+is(start(team => 'anon-2')->{status}, 202, 'default: burst of 1');
+is(start(team => 'anon-3')->{status}, 429, 'default: one bucket for all names');
+is(start()->{status}, 429, 'default: no team shares it too');
 
 # dry run: over the rate, still forwarded, counted
 

@@ -122,6 +122,9 @@ while (time < $deadline && !$s->{credentials}{failures}) {
 }
 
 is($r->{status}, 503, 'not ready: 503');
+$r = $t->http(path => '/lfv-status?format=prometheus');
+is($r->{status}, 200, 'prometheus: 200 even when not ready');
+like($r->{body}, qr/^lfv_ready 0$/m, 'prometheus: lfv_ready 0');
 is($s->{ready}, JSON::PP::false, 'not ready');
 is($s->{credentials}{source}, 'imds', 'imds source');
 ok($s->{credentials}{failures} >= 1, 'failures counted');
