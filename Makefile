@@ -24,7 +24,7 @@ FUZZ_PKGS = clang-14 libclang-rt-14-dev
 MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
-.PHONY: all deps test clean demo unit fuzz fuzz-run
+.PHONY: all deps test clean demo deb unit fuzz fuzz-run
 
 all: $(MODULE)
 
@@ -75,5 +75,17 @@ fuzz: $(BUILD)/Makefile
 fuzz-run: fuzz
 	$(MAKE) -C t/fuzz run NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
 
+# the README's "run it": build, then nginx with the module in front of the
+# simulators on 127.0.0.1:8080 (DEMO_PORT); Ctrl-C stops it.
+# DEMO_SELFTEST=1 runs every printed command, stops, exits 0/1.
+
+demo:
+	bash demo/run.sh
+
+# build/deb/libnginx-mod-http-lfv_VERSION_ARCH.deb for Debian's nginx
+
+deb:
+	bash debian-pkg/build.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf build
