@@ -11,48 +11,9 @@ use JSON::PP;
 
 use lib 't/lib';
 use LFV::Test;
-use LFV::Sim;
+use LFV::Conf;
 
-my $t = LFV::Test->new;
-
-my $sim = LFV::Sim->lfv($t, keys => { AKIDV => { secret => 'validate-secret' } });
-
-$t->set(lfv_port => $sim->{port});
-$t->set(ca => $sim->{ca});
-
-$t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials static access_key_id=AKIDV secret_access_key=validate-secret;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-            lfv_body_max_size 128;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
-EOF
-
-$t->run;
+my ($t, $sim) = LFV::Conf->start(location => 'lfv_body_max_size 128;');
 
 my $ok_uri = '/2020-11-20/projects/p/models/1/start';
 my $forwarded = 0;

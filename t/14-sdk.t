@@ -11,50 +11,9 @@ use JSON::PP;
 
 use lib 't/lib';
 use LFV::Test;
-use LFV::Sim;
+use LFV::Conf;
 
-my $t = LFV::Test->new;
-
-my $sim = LFV::Sim->lfv($t, keys => { AKIDSDK => { secret => 'sdk-secret' } });
-
-$t->set(lfv_port => $sim->{port});
-$t->set(ca => $sim->{ca});
-
-$t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials static access_key_id=AKIDSDK secret_access_key=sdk-secret;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-        keepalive 2;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
-EOF
-
-$t->run;
+my ($t, $sim) = LFV::Conf->start;
 
 my $endpoint = 'http://127.0.0.1:' . $t->port('http');
 
