@@ -13,6 +13,7 @@ NGINX_BIN   ?= /usr/sbin/nginx
 PERL_PROVE  ?= prove
 PROVE_FLAGS ?= -j2
 WERROR      ?= -Werror
+CC_OPT      ?= -O2
 
 # Debian packages the build and the suite need
 APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
@@ -24,7 +25,8 @@ FUZZ_PKGS = clang-14 libclang-rt-14-dev
 MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
-.PHONY: all deps test clean demo deb unit fuzz fuzz-run
+.PHONY: all deps test clean demo deb unit fuzz fuzz-run bench bench-quick \
+        bench-soak
 
 all: $(MODULE)
 
@@ -45,7 +47,7 @@ deps:
 	    fi; \
 	fi
 
-$(BUILD)/Makefile: config | deps
+$(BUILD)/Makefile: config Makefile | deps
 	mkdir -p $(BUILD)
 	cd $(NGINX_SRC) && \
 	if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS=(); fi; \
@@ -74,6 +76,17 @@ fuzz: $(BUILD)/Makefile
 
 fuzz-run: fuzz
 	$(MAKE) -C t/fuzz run NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
+
+# benchmark against plain proxy_pass (docs/performance.md); not a test
+
+bench: $(MODULE)
+	bash bench/run.sh
+
+bench-quick: $(MODULE)
+	BENCH_QUICK=1 bash bench/run.sh
+
+bench-soak: $(MODULE)
+	BENCH_SOAK=1 bash bench/run.sh
 
 # the README's "run it": build, then nginx with the module in front of the
 # simulators on 127.0.0.1:8080 (DEMO_PORT); Ctrl-C stops it.

@@ -38,6 +38,8 @@ typedef struct {
     ngx_http_lfv_sigv4_crypto_t crypto;
     ngx_http_lfv_key_cache_t    keys[NGX_HTTP_LFV_KEY_CACHE];
     ngx_uint_t                  next_key;
+    time_t                      date_time;      /* of the cached date */
+    u_char                      date[NGX_HTTP_LFV_AMZ_DATE_LEN];
     ngx_uint_t                  enabled;        /* some location uses us */
 } ngx_http_lfv_main_conf_t;
 

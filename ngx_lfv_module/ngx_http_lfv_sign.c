@@ -40,6 +40,7 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 {
     u_char                        *p, *scratch;
     size_t                         size;
+    time_t                         now;
     ngx_tm_t                       tm;
     ngx_str_t                      authorization;
     ngx_http_lfv_main_conf_t      *lmcf;
@@ -52,18 +53,29 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
+    /*
+     * nginx's cached time: the clock AWS checks is seconds-coarse too.
+     * Formatted once a second; the request keeps its own copy.
+     */
+
+    now = ngx_time();
+
+    if (lmcf->date_time != now) {
+        ngx_gmtime(now, &tm);
+
+        (void) ngx_sprintf(lmcf->date, "%4d%02d%02dT%02d%02d%02dZ",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+        lmcf->date_time = now;
+    }
+
     p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_AMZ_DATE_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    /* nginx's cached time: the clock AWS checks is seconds-coarse too */
-
-    ngx_gmtime(ngx_time(), &tm);
-
-    (void) ngx_sprintf(p, "%4d%02d%02dT%02d%02d%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    ngx_memcpy(p, lmcf->date, NGX_HTTP_LFV_AMZ_DATE_LEN);
 
     ngx_str_set(&sr.method, "POST");
     sr.uri = r->uri;
