@@ -26,7 +26,7 @@ MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
 .PHONY: all deps test clean demo deb unit fuzz fuzz-run bench bench-quick \
-        bench-soak
+        bench-soak test-asan test-valgrind lint
 
 all: $(MODULE)
 
@@ -76,6 +76,20 @@ fuzz: $(BUILD)/Makefile
 
 fuzz-run: fuzz
 	$(MAKE) -C t/fuzz run NGINX_SRC=$(NGINX_SRC) BUILD=$(BUILD)
+
+# memory checks and static analysis: each script's header says what it runs
+
+test-valgrind: APT_PKGS += valgrind
+lint: APT_PKGS += bear cppcheck clang-tidy jq
+
+test-asan: deps
+	PROVE_FLAGS="$(PROVE_FLAGS)" t/asan/run.sh
+
+test-valgrind: deps
+	PROVE_FLAGS="$(PROVE_FLAGS)" t/valgrind/run.sh
+
+lint: deps
+	NGINX_SRC="$(NGINX_SRC)" t/lint/run.sh
 
 # benchmark against plain proxy_pass (docs/performance.md); not a test
 

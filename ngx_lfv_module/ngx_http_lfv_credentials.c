@@ -12,7 +12,7 @@
 #include "ngx_http_lfv_credentials.h"
 
 
-#define NGX_HTTP_LFV_ZONE_SIZE  (64 * 1024)
+#define NGX_HTTP_LFV_ZONE_SIZE  ((size_t) 64 * 1024)
 
 
 static char *ngx_http_lfv_credentials_env(ngx_conf_t *cf,
@@ -357,13 +357,15 @@ ngx_http_lfv_credentials_getenv(ngx_conf_t *cf, char *name, ngx_str_t *value)
         return NGX_DECLINED;
     }
 
+    /* null-terminated: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is opened */
+
     value->len = ngx_strlen(v);
-    value->data = ngx_pnalloc(cf->pool, value->len);
+    value->data = ngx_pnalloc(cf->pool, value->len + 1);
     if (value->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(value->data, v, value->len);
+    ngx_cpystrn(value->data, (u_char *) v, value->len + 1);
 
     return NGX_OK;
 }

@@ -147,7 +147,9 @@ ngx_http_lfv_envelope_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                        (size_t) (env->body + NGX_HTTP_LFV_ENVELOPE_MAX
                                  - env->last));
 
-        env->last = ngx_cpymem(env->last, b->pos, size);
+        if (size) {
+            env->last = ngx_cpymem(env->last, b->pos, size);
+        }
 
         /* anything past the limit is not a StartModel answer: dropped */
 

@@ -204,8 +204,6 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
     /* the budget first: refusing it leaves the bucket as it was */
 
-    window = 0;
-
     if (policy->budget) {
         window = now - now % policy->window;
 

@@ -601,8 +601,6 @@ ngx_http_lfv_refresh_log_error(ngx_log_t *log, u_char *buf, size_t len)
     u_char                    *p;
     ngx_http_lfv_refresher_t  *rf;
 
-    p = buf;
-
     if (log->action) {
         p = ngx_snprintf(buf, len, " while %s", log->action);
         len -= p - buf;

@@ -17,7 +17,7 @@
 #define NGX_HTTP_LFV_PROJECT_MAX       255
 #define NGX_HTTP_LFV_VERSION_MAX       10
 #define NGX_HTTP_LFV_CLIENT_TOKEN_MAX  64
-#define NGX_HTTP_LFV_UNITS_UNSET       -1
+#define NGX_HTTP_LFV_UNITS_UNSET       (-1)
 
 
 /*

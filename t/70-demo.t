@@ -65,6 +65,14 @@ sub launch {
     return $pid;
 }
 
+# the script and what it started; never a pid that would mean "everyone"
+sub killgroup {
+    my ($pid) = @_;
+    return unless defined $pid && $pid =~ /^\d+$/ && $pid > 1;
+    kill 'KILL', -$pid;
+    kill 'KILL', $pid;
+}
+
 # wait for the script to exit; undef on timeout
 sub reap {
     my ($pid, $timeout) = @_;
@@ -165,7 +173,7 @@ unless (defined $rc) {
     diag('selftest timed out');
     kill 'TERM', $pid;
     $rc = reap($pid, 20);
-    if (!defined $rc) { kill 'KILL', -$pid; kill 'KILL', $pid; reap($pid, 5) }
+    if (!defined $rc) { killgroup($pid); reap($pid, 5) }
 }
 my $out = slurp($log3);
 like($out, qr/stopping a stale nginx/, 'selftest: the stale nginx is stopped first');
@@ -191,7 +199,7 @@ done_testing;
 END {
     my $code = $?;
     # whatever is still running (a failed run), by pid: scripts, then the rest
-    for my $p (keys %running) { kill 'TERM', $p; reap($p, 15) // do { kill 'KILL', -$p; kill 'KILL', $p } }
+    for my $p (keys %running) { kill 'TERM', $p; reap($p, 15) // killgroup($p) }
     for my $sig (qw(TERM KILL)) {
         my @left = leftovers() or last;
         kill $sig, @left;

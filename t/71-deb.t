@@ -21,7 +21,8 @@ plan skip_all => 'installs a Debian package with dpkg -i: needs root (run the su
     if $> != 0;
 
 # nginx loads the installed module through modules-enabled, not the build
-BEGIN { $ENV{LFV_NO_MODULE} = 1 }
+# and the system's nginx, whatever nginx the rest of the suite runs
+BEGIN { $ENV{LFV_NO_MODULE} = 1; delete @ENV{qw(LFV_NGINX LFV_STATIC LFV_MODULE)} }
 use LFV::Test;
 use LFV::Sim;
 

@@ -37,6 +37,8 @@ LFV::Test - nginx-tests style harness for ngx_http_lfv_module (core Perl only)
   LFV_NO_MODULE        true: run without the module at all (harness self-test); no load_module, no .so check
   LFV_ERROR_LOG_LEVEL  error_log level in %%TEST_GLOBALS%% (default info; debug works, nginx is --with-debug)
   LFV_KEEP             true: keep the prefix directory (its path is printed with diag)
+  LFV_VALGRIND         true: nginx runs under valgrind, whose processes do not show nginx's
+                       process titles in /proc/PID/cmdline: every child of the master is a worker
 
 If the module .so is missing (and neither LFV_STATIC nor LFV_NO_MODULE is set)
 new() calls BAIL_OUT("module not built: run make ...") - tests never skip.
@@ -327,7 +329,7 @@ sub _children {
         next if $1 eq 'Z' || $1 eq 'X' || $2 != $ppid;
         if ($want_worker) {
             my $cmd = _slurp("/proc/$pid/cmdline") // '';
-            next unless $cmd =~ /worker process/;
+            next unless $cmd =~ /worker process/ || _true($ENV{LFV_VALGRIND});
         }
         push @pids, $pid;
     }
