@@ -34,6 +34,9 @@ static char *ngx_http_lfv_credentials_zone(ngx_conf_t *cf,
 static ngx_int_t ngx_http_lfv_credentials_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_lfv_credentials_copy(ngx_http_lfv_creds_conf_t *ccf);
+static ngx_int_t ngx_http_lfv_credentials_write(
+    ngx_http_lfv_creds_conf_t *ccf);
+static void ngx_http_lfv_credentials_written(ngx_http_lfv_creds_conf_t *ccf);
 
 
 static ngx_conf_enum_t  ngx_http_lfv_providers[] = {
@@ -803,16 +806,11 @@ ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
 {
     ngx_http_lfv_creds_shm_t  *sh;
 
-    sh = ccf->sh;
-
-    /* another refresher (an old worker during a reload) is writing */
-
-    if (!ngx_shmtx_trylock(&ccf->mutex)) {
+    if (ngx_http_lfv_credentials_write(ccf) != NGX_OK) {
         return;
     }
 
-    ngx_atomic_fetch_add(&sh->seq, 1);
-    ngx_memory_barrier();
+    sh = ccf->sh;
 
     sh->access_key_id_len = doc->access_key_id_len;
     ngx_memcpy(sh->access_key_id, doc->access_key_id, doc->access_key_id_len);
@@ -834,10 +832,7 @@ ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
         sh->generation = 1;
     }
 
-    ngx_memory_barrier();
-    ngx_atomic_fetch_add(&sh->seq, 1);
-
-    ngx_shmtx_unlock(&ccf->mutex);
+    ngx_http_lfv_credentials_written(ccf);
 }
 
 
@@ -847,14 +842,11 @@ ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf, u_char *error,
 {
     ngx_http_lfv_creds_shm_t  *sh;
 
-    sh = ccf->sh;
-
-    if (!ngx_shmtx_trylock(&ccf->mutex)) {
+    if (ngx_http_lfv_credentials_write(ccf) != NGX_OK) {
         return;
     }
 
-    ngx_atomic_fetch_add(&sh->seq, 1);
-    ngx_memory_barrier();
+    sh = ccf->sh;
 
     sh->error_len = ngx_min(len, NGX_HTTP_LFV_ERROR_MAX);
     ngx_memcpy(sh->error, error, sh->error_len);
@@ -863,8 +855,34 @@ ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf, u_char *error,
     sh->next_refresh = next_refresh;
     sh->failures++;
 
+    ngx_http_lfv_credentials_written(ccf);
+}
+
+
+/*
+ * A write opens and closes a seqlock section.  Another refresher (an old
+ * worker during a reload) may be writing: then this write is skipped.
+ */
+
+static ngx_int_t
+ngx_http_lfv_credentials_write(ngx_http_lfv_creds_conf_t *ccf)
+{
+    if (!ngx_shmtx_trylock(&ccf->mutex)) {
+        return NGX_BUSY;
+    }
+
+    ngx_atomic_fetch_add(&ccf->sh->seq, 1);
     ngx_memory_barrier();
-    ngx_atomic_fetch_add(&sh->seq, 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lfv_credentials_written(ngx_http_lfv_creds_conf_t *ccf)
+{
+    ngx_memory_barrier();
+    ngx_atomic_fetch_add(&ccf->sh->seq, 1);
 
     ngx_shmtx_unlock(&ccf->mutex);
 }
