@@ -15,6 +15,7 @@
 
 
 #define NGX_HTTP_LFV_STATUS_LINE  2048
+#define NGX_HTTP_LFV_STATUS_BUF   ((size_t) 2 * NGX_HTTP_LFV_STATUS_LINE)
 
 
 /* the page grows in buffers of its own; nothing here calls AWS */
@@ -387,7 +388,7 @@ ngx_http_lfv_status_append(ngx_http_lfv_status_page_t *pg, u_char *data,
     if (b == NULL || (size_t) (b->end - b->last) < len) {
         cl = ngx_alloc_chain_link(pg->request->pool);
         b = ngx_create_temp_buf(pg->request->pool,
-                                ngx_max(len, (size_t) NGX_HTTP_LFV_STATUS_LINE * 2));
+                                ngx_max(len, NGX_HTTP_LFV_STATUS_BUF));
 
         if (cl == NULL || b == NULL) {
             pg->rc = NGX_ERROR;
