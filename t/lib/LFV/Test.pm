@@ -303,6 +303,11 @@ sub nginx_test {
     my $p = $self->{prefix};
     my @cmd = ($self->nginx_bin, '-t', '-p', "$p/", '-c', "$p/nginx.conf", '-e', "$p/error-t.log");
     my ($st, $out) = $self->_run_cmd("$p/nginx-t.out", 10, @cmd);
+    # every run's output is kept for the sanitizer check of checks()
+    if (open my $fh, '>>', "$p/nginx-t-all.out") {
+        print $fh $out // '';
+        close $fh;
+    }
     return ($st == 0 ? 1 : 0, $out);
 }
 
@@ -557,14 +562,17 @@ sub checks {
     $self->{checked} = 1;
     my $dir = $self->{prefix};
     opendir my $d, $dir or die "opendir $dir: $!";
-    my @logs = sort grep { /^error.*\.log$/ && -f "$dir/$_" } readdir $d;
+    # nginx's stderr before it daemonizes (nginx-run.out, nginx-t.out)
+    # holds sanitizer reports of configuration time: scanned for those
+    my @logs = sort grep { /^(error.*\.log|nginx-.*\.out)$/ && -f "$dir/$_" }
+        readdir $d;
     closedir $d;
     my (@alert, @san);
     for my $f (@logs) {
         my $c = _slurp("$dir/$f") // next;
         LINE: for my $l (split /\n/, $c) {
             for my $re (@{ $self->{allow} }) { next LINE if $l =~ $re }
-            push @alert, "$f: $l" if $l =~ /\[alert\]/;
+            push @alert, "$f: $l" if $l =~ /\[alert\]/ && $f =~ /\.log$/;
             push @san, "$f: $l" if $l =~ /Sanitizer|runtime error:|LeakSanitizer|==\d+==ERROR/;
         }
     }
