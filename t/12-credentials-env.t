@@ -11,51 +11,13 @@ use JSON::PP;
 
 use lib 't/lib';
 use LFV::Test;
-use LFV::Sim;
+use LFV::Conf;
 
-my $t = LFV::Test->new;
-
-my $sim = LFV::Sim->lfv($t, keys => {
-    ASIAENV0000000000001 => { secret => 'env-secret-1', token => 'env-session-token/+=' },
-});
-
-$t->set(lfv_port => $sim->{port});
-$t->set(ca => $sim->{ca});
-
-my $conf = <<'EOF';
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
+my $audit_format = <<'EOF';
     log_format audit '$lfv_decision $lfv_reason $lfv_credential_source '
                      '$lfv_access_key_id $lfv_project $lfv_model_version '
                      '$lfv_min_units $lfv_max_units $lfv_client_token';
     access_log %%PREFIX%%/audit.log audit;
-
-    lfv_credentials %%KEY_provider%%;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
 EOF
 
 # the master reads the environment while parsing configuration
@@ -64,9 +26,9 @@ local $ENV{AWS_ACCESS_KEY_ID} = 'ASIAENV0000000000001';
 local $ENV{AWS_SECRET_ACCESS_KEY} = 'env-secret-1';
 local $ENV{AWS_SESSION_TOKEN} = 'env-session-token/+=';
 
-$t->set(provider => 'env');
-$t->write_conf($conf);
-$t->run;
+my ($t, $sim) = LFV::Conf->start(credentials => 'env', http => $audit_format,
+    keys => { ASIAENV0000000000001 => { secret => 'env-secret-1',
+                                        token => 'env-session-token/+=' } });
 
 my $uri = '/2020-11-20/projects/env/models/latest/start';
 
@@ -89,14 +51,13 @@ my $audit = do { local $/; open my $fh, '<', $t->prefix . '/audit.log'; <$fh> };
 is($audit, "forwarded forwarded env ASIAENV0000000000001 env latest 2 3 abc-123\n",
     'audit variables');
 
-# auto with nothing in the environment: 503, nothing forwarded
+# "env" with nothing in the environment fails at nginx -t
 
 delete local $ENV{AWS_ACCESS_KEY_ID};
 delete local $ENV{AWS_SECRET_ACCESS_KEY};
 delete local $ENV{AWS_SESSION_TOKEN};
 
-$t->set(provider => 'env');
-$t->write_conf($conf);
+LFV::Conf->setup(t => $t, sim => $sim, credentials => 'env');
 
 my ($ok, $out) = $t->nginx_test;
 ok(!$ok, 'env provider without variables fails nginx -t');

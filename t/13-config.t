@@ -13,8 +13,10 @@ use LFV::Test;
 
 my $t = LFV::Test->new;
 
-sub conf_error {
-    my ($http, $location, $expect, $name) = @_;
+# nginx -t on a configuration with these http and location lines
+
+sub conf_test {
+    my ($http, $location) = @_;
 
     $t->set(http => $http);
     $t->set(location => $location);
@@ -41,7 +43,13 @@ http {
 }
 EOF
 
-    my ($ok, $out) = $t->nginx_test;
+    return $t->nginx_test;
+}
+
+sub conf_error {
+    my ($http, $location, $expect, $name) = @_;
+
+    my ($ok, $out) = conf_test($http, $location);
     my $conf = $t->prefix . '/nginx.conf';
 
     ok(!$ok, "$name: nginx -t fails");
@@ -93,25 +101,9 @@ conf_error('', 'lfv_credentials env;',
 
 # and a good one passes
 
-$t->set(http => 'lfv_credentials static access_key_id=A secret_access_key=S;');
-$t->set(location => 'lfv on; lfv_region eu-west-1; lfv_body_max_size 4k;');
-$t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-events {
-}
-http {
-    %%TEST_GLOBALS_HTTP%%
-    %%KEY_http%%
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-        location / {
-            %%KEY_location%%
-            proxy_pass https://127.0.0.1:1;
-        }
-    }
-}
-EOF
-my ($ok, $o) = $t->nginx_test;
+my ($ok, $o) = conf_test(
+    'lfv_credentials static access_key_id=A secret_access_key=S;',
+    'lfv on; lfv_region eu-west-1; lfv_body_max_size 4k;');
 ok($ok, 'valid configuration passes') or diag $o;
 
 $t->done;

@@ -14,6 +14,7 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use LFV::Test;
 use LFV::Sim;
+use LFV::Conf;
 
 my $t = LFV::Test->new;
 
@@ -21,53 +22,10 @@ my $t = LFV::Test->new;
 # life as IMDS does: a refresh is due every few seconds
 
 my $imds = LFV::Sim->imds($t, args => [ '--ttl', 12, '--rotate', 6 ]);
-my $sim = LFV::Sim->lfv($t);
-
-$t->set(lfv_port => $sim->{port});
-$t->set(imds_port => $imds->{port});
-$t->set(ca => $sim->{ca});
-
-$t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-
-worker_processes 3;
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    log_format audit '$lfv_decision $lfv_credential_source $lfv_access_key_id';
-    access_log %%PREFIX%%/audit.log audit;
-
-    lfv_credentials imds endpoint=http://127.0.0.1:%%KEY_imds_port%%;
-    lfv_credentials_timeout 500ms;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-        keepalive 4;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
-EOF
-
-$t->run;
+my $sim;
+($t, $sim) = LFV::Conf->start(t => $t, workers => 3,
+    credentials => "imds endpoint=http://127.0.0.1:$imds->{port}",
+    http => 'lfv_credentials_timeout 500ms;');
 
 my $uri = '/2020-11-20/projects/imds/models/1/start';
 

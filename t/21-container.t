@@ -14,49 +14,21 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use LFV::Test;
 use LFV::Sim;
+use LFV::Conf;
 
 my $t = LFV::Test->new;
 
 my $container = LFV::Sim->container($t,
     args => [ '--path', '/v2/credentials/pod-1', '--auth-token', 'pod-token-1',
               '--ttl', 20, '--rotate', 4 ]);
-my $sim = LFV::Sim->lfv($t);
 
-$t->set(lfv_port => $sim->{port});
-$t->set(ca => $sim->{ca});
+# the same configuration each time, with another credentials provider
 
-my $conf = <<'EOF';
-%%TEST_GLOBALS%%
-
-worker_processes 2;
-
-events {
+sub conf {
+    my ($provider, $sim) = @_;
+    return LFV::Conf->setup(t => $t, sim => $sim, workers => 2,
+        credentials => $provider);
 }
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials %%KEY_provider%%;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
-EOF
 
 my $token_file = $t->write_file('pod-token', "pod-token-1\n");
 
@@ -64,8 +36,7 @@ local $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} =
     "http://127.0.0.1:$container->{port}/v2/credentials/pod-1";
 local $ENV{AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE} = $token_file;
 
-$t->set(provider => 'auto');
-$t->write_conf($conf);
+my (undef, $sim) = conf('auto');
 $t->run;
 
 my $uri = '/2020-11-20/projects/pod/models/2/start';
@@ -106,8 +77,7 @@ $t->stop;
 # endpoints the SDKs do not trust are refused at nginx -t
 
 $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} = 'http://192.0.2.10/creds';
-$t->set(provider => 'container');
-$t->write_conf($conf);
+conf('container', $sim);
 
 my ($ok, $out) = $t->nginx_test;
 ok(!$ok, 'untrusted container host refused');
@@ -115,13 +85,13 @@ like($out, qr/\[emerg\] container credentials endpoint "http:\/\/192\.0\.2\.10\/
     'message names the endpoint');
 
 $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} = 'https://127.0.0.1/creds';
-$t->write_conf($conf);
+conf('container', $sim);
 ($ok, $out) = $t->nginx_test;
 like($out, qr/\[emerg\] credentials endpoint "https:\/\/127\.0\.0\.1\/creds" must be an http:\/\/ URL/,
     'https refused with a clear message');
 
 delete $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI};
-$t->write_conf($conf);
+conf('container', $sim);
 ($ok, $out) = $t->nginx_test;
 like($out, qr/\[emerg\] "lfv_credentials container" needs endpoint=/,
     'container without an endpoint');

@@ -14,43 +14,14 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use LFV::Test;
 use LFV::Sim;
+use LFV::Conf;
 
-my $conf = <<'EOF';
-%%TEST_GLOBALS%%
-
-worker_processes 2;
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
+my $http = <<'EOF';
     log_format audit '$lfv_decision $lfv_reason';
     access_log %%PREFIX%%/audit.log audit;
 
-    lfv_credentials imds endpoint=http://127.0.0.1:%%KEY_imds_port%%;
     lfv_credentials_wait 700ms;
     lfv_credentials_timeout 300ms;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
 EOF
 
 my $uri = '/2020-11-20/projects/v1/models/1/start';
@@ -60,13 +31,10 @@ sub setup {
 
     my $t = LFV::Test->new;
     my $imds = LFV::Sim->imds($t, args => $o{imds});
-    my $sim = LFV::Sim->lfv($t);
+    my $sim;
 
-    $t->set(lfv_port => $sim->{port});
-    $t->set(imds_port => $imds->{port});
-    $t->set(ca => $sim->{ca});
-    $t->write_conf($conf);
-    $t->run;
+    ($t, $sim) = LFV::Conf->start(t => $t, workers => 2, http => $http,
+        credentials => "imds endpoint=http://127.0.0.1:$imds->{port}");
 
     return ($t, $imds, $sim);
 }

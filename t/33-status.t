@@ -85,7 +85,8 @@ is(scalar(() = $sim->journal) - $journal, 3, 'the page never calls AWS');
 
 $t->checks;
 
-# not ready: the metadata service is down, no credentials at all
+# not ready: the metadata service is down, no credentials at all; and
+# a status page alone, without "lfv on" anywhere, still sets them up
 
 $t = LFV::Test->new;
 my $imds = LFV::Sim->imds($t, args => [ '--fault', '500:all' ]);

@@ -15,58 +15,21 @@ use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use LFV::Test;
 use LFV::Sim;
+use LFV::Conf;
 
 my $t = LFV::Test->new;
 
 my $imds = LFV::Sim->imds($t, args => [ '--ttl', 3600 ]);
-my $sim = LFV::Sim->lfv($t);
+my $sim;
 
-$t->set(lfv_port => $sim->{port});
-$t->set(imds_port => $imds->{port});
-$t->set(ca => $sim->{ca});
-
-$t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-
-worker_processes 2;
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials imds endpoint=http://127.0.0.1:%%KEY_imds_port%%;
-
+($t, $sim) = LFV::Conf->start(t => $t, workers => 2,
+    credentials => "imds endpoint=http://127.0.0.1:$imds->{port}",
+    http => <<'EOF',
     lfv_policy_zone teams:1m;
     lfv_policy load rate=100r/s burst=1000 nodelay;
     lfv_policy capped rate=1r/m nodelay;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-        keepalive 4;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-            lfv_team $http_x_team;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
 EOF
-
-$t->run;
+    location => 'lfv_team $http_x_team;');
 
 sub start {
     my ($team) = @_;

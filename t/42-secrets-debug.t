@@ -17,47 +17,27 @@ use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use LFV::Test;
 use LFV::Sim;
+use LFV::Conf;
 
 BEGIN { $ENV{LFV_ERROR_LOG_LEVEL} = 'debug' }
 
-my $conf = <<'EOF';
-%%TEST_GLOBALS%%
+# nginx with the given credentials provider, a rate and the status page
 
-events {
-}
+sub start {
+    my ($t, $credentials, %o) = @_;
 
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials %%KEY_provider%%;
-
+    return LFV::Conf->start(t => $t, credentials => $credentials, %o,
+        http => <<'EOF',
     lfv_policy_zone teams:1m;
     lfv_policy t rate=1r/m burst=1 nodelay;
-
-    upstream lookoutvision.us-east-1.amazonaws.com {
-        server 127.0.0.1:%%KEY_lfv_port%%;
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
+EOF
+        server => <<'EOF',
         location = /lfv-status {
             lfv_status;
         }
-
-        location / {
-            lfv on;
-            lfv_region us-east-1;
-            lfv_team $http_x_team;
-
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
-        }
-    }
-}
 EOF
+        location => 'lfv_team $http_x_team;');
+}
 
 sub scenario {
     my ($t) = @_;
@@ -116,16 +96,12 @@ sub clean {
 # static credentials with a session token
 
 {
-    my $t = LFV::Test->new;
-    my $sim = LFV::Sim->lfv($t, keys => {
-        ASIASTATICDEBUG00001 => { secret => 'debug-secret-static-1', token => 'debug-token-static-1' } });
-
-    $t->set(lfv_port => $sim->{port});
-    $t->set(ca => $sim->{ca});
-    $t->set(provider => 'static access_key_id=ASIASTATICDEBUG00001 '
-        . 'secret_access_key=debug-secret-static-1 session_token=debug-token-static-1');
-    $t->write_conf($conf);
-    $t->run;
+    my ($t, $sim) = start(LFV::Test->new,
+        'static access_key_id=ASIASTATICDEBUG00001 '
+        . 'secret_access_key=debug-secret-static-1 '
+        . 'session_token=debug-token-static-1',
+        keys => { ASIASTATICDEBUG00001 => { secret => 'debug-secret-static-1',
+                                            token => 'debug-token-static-1' } });
 
     is(scenario($t), '202 202 429 403 200 200', 'static: scenario');
     $t->stop;
@@ -139,13 +115,9 @@ sub clean {
 {
     my $t = LFV::Test->new;
     my $imds = LFV::Sim->imds($t, args => [ '--ttl', 8, '--rotate', 4 ]);
-    my $sim = LFV::Sim->lfv($t);
+    my $sim;
 
-    $t->set(lfv_port => $sim->{port});
-    $t->set(ca => $sim->{ca});
-    $t->set(provider => "imds endpoint=http://127.0.0.1:$imds->{port}");
-    $t->write_conf($conf);
-    $t->run;
+    ($t, $sim) = start($t, "imds endpoint=http://127.0.0.1:$imds->{port}");
 
     my @secrets;
     my $s1 = scenario($t);
@@ -169,17 +141,13 @@ sub clean {
 {
     my $t = LFV::Test->new;
     my $c = LFV::Sim->container($t, args => [ '--auth-token', 'debug-pod-token-1' ]);
-    my $sim = LFV::Sim->lfv($t);
+    my $sim;
 
     local $ENV{AWS_CONTAINER_CREDENTIALS_FULL_URI} =
         "http://127.0.0.1:$c->{port}/v2/credentials/abc";
     local $ENV{AWS_CONTAINER_AUTHORIZATION_TOKEN} = 'debug-pod-token-1';
 
-    $t->set(lfv_port => $sim->{port});
-    $t->set(ca => $sim->{ca});
-    $t->set(provider => 'container');
-    $t->write_conf($conf);
-    $t->run;
+    ($t, $sim) = start($t, 'container');
 
     is(scenario($t), '202 202 429 403 200 200', 'container: scenario');
     my $cur = $c->control(GET => 'current');

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "ngx_http_lfv_request.h"
+#include "ngx_lfv_unit.h"
 
 
 #define NGX_LFV_FUZZ_INT32_MAX  2147483647
@@ -37,14 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t               min, max;
     ngx_http_lfv_reason_e   rc;
 
-    /* an exactly sized copy: ASan sees a read past the input */
-
-    p = malloc(size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-
-    ngx_memcpy(p, data, size);
+    p = ngx_lfv_unit_copy(data, size);
 
     min = 0;
     max = 0;

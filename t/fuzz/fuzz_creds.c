@@ -21,6 +21,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_creds_parse.h"
+#include "ngx_lfv_unit.h"
 
 
 /* 9999-12-31T23:59:59Z, plus a leap second and the largest offset */
@@ -41,14 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t                  rc;
     ngx_http_lfv_creds_doc_t   doc;
 
-    /* an exactly sized copy: ASan sees a read past the input */
-
-    p = malloc(size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-
-    ngx_memcpy(p, data, size);
+    p = ngx_lfv_unit_copy(data, size);
 
     /* garbage first: the parser must set or wipe every byte */
 

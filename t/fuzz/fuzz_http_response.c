@@ -20,6 +20,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_creds_parse.h"
+#include "ngx_lfv_unit.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,14 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_lfv_creds_doc_t       doc;
     ngx_http_lfv_http_response_t   resp;
 
-    /* an exactly sized copy: ASan sees a read past the input */
-
-    p = malloc(size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-
-    ngx_memcpy(p, data, size);
+    p = ngx_lfv_unit_copy(data, size);
 
     ngx_memset(&resp, 0xa5, sizeof(ngx_http_lfv_http_response_t));
     err = NULL;

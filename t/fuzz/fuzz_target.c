@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_request.h"
+#include "ngx_lfv_unit.h"
 
 
 #define NGX_LFV_FUZZ_PREFIX  "/2020-11-20/projects/"
@@ -33,14 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t               project, version;
     ngx_http_lfv_reason_e   rc;
 
-    /* an exactly sized copy: ASan sees a read past the input */
-
-    p = malloc(size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-
-    ngx_memcpy(p, data, size);
+    p = ngx_lfv_unit_copy(data, size);
 
     ngx_str_null(&project);
     ngx_str_null(&version);

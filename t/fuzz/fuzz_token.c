@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_request.h"
+#include "ngx_lfv_unit.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,14 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u_char                 *p;
     ngx_http_lfv_reason_e   rc;
 
-    /* an exactly sized copy: ASan sees a read past the input */
-
-    p = malloc(size ? size : 1);
-    if (p == NULL) {
-        abort();
-    }
-
-    ngx_memcpy(p, data, size);
+    p = ngx_lfv_unit_copy(data, size);
 
     rc = ngx_http_lfv_check_client_token(p, size);
 

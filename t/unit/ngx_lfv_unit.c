@@ -109,3 +109,21 @@ ngx_lfv_unit_scratch_size(ngx_http_lfv_sigv4_request_t *sr)
            + sr->service.len + 1 + sizeof("aws4_request\n") - 1
            + NGX_HTTP_LFV_SHA256_HEX_LEN;
 }
+
+
+u_char *
+ngx_lfv_unit_copy(const u_char *data, size_t size)
+{
+    u_char  *p;
+
+    /* malloc(0) may give NULL; a 0-byte copy is never read anyway */
+
+    p = malloc(size ? size : 1);
+    if (p == NULL) {
+        abort();
+    }
+
+    ngx_memcpy(p, data, size);
+
+    return p;
+}

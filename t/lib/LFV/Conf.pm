@@ -4,7 +4,12 @@ package LFV::Conf;
 # simulator, with static credentials the simulator accepts.
 #
 #   my ($t, $sim) = LFV::Conf->start(http => '...', location => '...',
-#                                    workers => 2, server => '...');
+#                                    workers => 2, server => '...',
+#                                    credentials => 'imds endpoint=...');
+#
+# Without "credentials", static keys that the simulator is given; with
+# it, the simulator accepts what the metadata simulators issue.  setup()
+# with t => and sim => writes another configuration for the same test.
 
 use strict;
 use warnings;
@@ -19,7 +24,11 @@ sub setup {
     my ($class, %o) = @_;
 
     my $t = $o{t} || LFV::Test->new;
-    my $sim = $o{sim} || LFV::Sim->lfv($t, keys => { $AKID => { secret => $SECRET } });
+    my $keys = exists $o{keys} ? $o{keys}
+        : defined $o{credentials} ? undef
+        : { $AKID => { secret => $SECRET } };
+
+    my $sim = $o{sim} || LFV::Sim->lfv($t, keys => $keys);
 
     $t->set(lfv_port => $sim->{port});
     $t->set(ca => $sim->{ca});
@@ -28,8 +37,8 @@ sub setup {
         (my $v = $o{$k} || '') =~ s/%%PREFIX%%/$t->prefix/ge;
         $t->set($k => $v);
     }
-    $t->set(akid => $AKID);
-    $t->set(secret => $SECRET);
+    $t->set(credentials => $o{credentials}
+        // "static access_key_id=$AKID secret_access_key=$SECRET");
 
     $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -42,8 +51,7 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    lfv_credentials static access_key_id=%%KEY_akid%%
-                    secret_access_key=%%KEY_secret%%;
+    lfv_credentials %%KEY_credentials%%;
 
     upstream lookoutvision.us-east-1.amazonaws.com {
         server 127.0.0.1:%%KEY_lfv_port%%;
