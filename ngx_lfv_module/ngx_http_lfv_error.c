@@ -179,7 +179,6 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
 
     if (ctx) {
         ctx->reason = reason;
-        ctx->decided = 1;
 
         if (message) {
             ctx->message = *message;

@@ -73,7 +73,7 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
 
     if (ctx) {
 
-        if (ctx->status == NGX_DONE || ctx->forwarded) {
+        if (ctx->status == NGX_DONE || ngx_http_lfv_forwarded(ctx)) {
             return ctx->status;
         }
 
@@ -636,8 +636,6 @@ ngx_http_lfv_sign_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ctx->source = creds->source;
 
     ctx->reason = NGX_HTTP_LFV_FORWARDED;
-    ctx->decided = 1;
-    ctx->forwarded = 1;
 
     ngx_http_lfv_account(r, ctx, NGX_HTTP_LFV_FORWARDED);
 
@@ -732,7 +730,7 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
                   "lfv: request rejected: %V",
                   &ngx_http_lfv_reason(reason)->name);
 
-    if (!ctx->decided) {
+    if (!ngx_http_lfv_decided(ctx)) {
         ngx_http_lfv_account(r, ctx, reason);
     }
 

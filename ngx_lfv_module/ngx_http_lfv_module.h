@@ -77,12 +77,16 @@ typedef struct {
     ngx_list_t                  client_headers; /* given back for logging */
     void                       *envelope;
 
-    unsigned                    decided:1;
-    unsigned                    forwarded:1;
     unsigned                    swapped:1;
     unsigned                    limited:1;
     unsigned                    envelope_sent:1;
 } ngx_http_lfv_ctx_t;
+
+
+/* the decision is the reason: none yet, forwarded, or a rejection */
+
+#define ngx_http_lfv_decided(ctx)    ((ctx)->reason != NGX_HTTP_LFV_OK)
+#define ngx_http_lfv_forwarded(ctx)  ((ctx)->reason == NGX_HTTP_LFV_FORWARDED)
 
 
 ngx_http_lfv_ctx_t *ngx_http_lfv_get_ctx(ngx_http_request_t *r);

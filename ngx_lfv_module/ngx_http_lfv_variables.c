@@ -145,12 +145,12 @@ ngx_http_lfv_variable_decision(ngx_http_request_t *r,
 
     ctx = ngx_http_lfv_get_ctx(r);
 
-    if (ctx == NULL || !ctx->decided) {
+    if (ctx == NULL || !ngx_http_lfv_decided(ctx)) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    if (ctx->forwarded) {
+    if (ngx_http_lfv_forwarded(ctx)) {
         ngx_http_lfv_variable_set(v, (u_char *) "forwarded", 9);
 
     } else {
@@ -170,7 +170,7 @@ ngx_http_lfv_variable_reason(ngx_http_request_t *r,
 
     ctx = ngx_http_lfv_get_ctx(r);
 
-    if (ctx == NULL || !ctx->decided) {
+    if (ctx == NULL || !ngx_http_lfv_decided(ctx)) {
         v->not_found = 1;
         return NGX_OK;
     }
