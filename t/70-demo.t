@@ -148,7 +148,8 @@ is(scalar @started, 3, 'nginx and two simulators running');
 ok(!port_free(), "nginx listens on 127.0.0.1:$port");
 
 kill 'INT', $pid;
-is(reap($pid, 30), 130, 'Ctrl-C: exits 130');
+# bounded, with room for a loaded machine (the suite runs two files at once)
+is(reap($pid, 90), 130, 'Ctrl-C: exits 130');
 ok(!(grep { alive($_) } @started), 'Ctrl-C: nginx and the simulators stopped');
 is_deeply([leftovers()], [], 'Ctrl-C: nothing of the demo left running');
 ok(port_free(), 'Ctrl-C: port free again');
