@@ -17,7 +17,7 @@ CC_OPT      ?= -O2
 
 # Debian packages the build and the suite need
 APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
-           python3-cryptography \
+           python3-cryptography awscli curl \
            openssl perl
 
 FUZZ_PKGS = clang-14 libclang-rt-14-dev
@@ -26,7 +26,7 @@ MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
 .PHONY: all deps test clean demo deb unit fuzz fuzz-run bench bench-quick \
-        bench-soak test-asan test-valgrind lint
+        bench-soak test-asan test-valgrind test-nginx lint
 
 all: $(MODULE)
 
@@ -90,6 +90,12 @@ test-valgrind: deps
 
 lint: deps
 	NGINX_SRC="$(NGINX_SRC)" t/lint/run.sh
+
+# the suite against nginx stable and mainline built from ../shared/vendor
+# (LFV_VENDOR); skipped with a message where there is none
+
+test-nginx: deps unit
+	PROVE_FLAGS="$(PROVE_FLAGS)" t/compat/run.sh $(NGINX_VERSIONS)
 
 # benchmark against plain proxy_pass (docs/performance.md); not a test
 

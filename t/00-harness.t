@@ -12,7 +12,10 @@ use LFV::Test;
 
 my $t = LFV::Test->new;
 ok(-d $t->prefix && ((stat $t->prefix)[2] & 0777) == 0755, 'prefix exists, mode 0755');
-like($t->module_path, qr{/build/objs/ngx_http_lfv_module\.so$}, 'module_path default');
+{
+    local $ENV{LFV_MODULE};
+    like($t->module_path, qr{/build/objs/ngx_http_lfv_module\.so$}, 'module_path default');
+}
 is($t->port('http'), $t->port('http'), 'port stable per name');
 isnt($t->port('http'), $t->port('backend'), 'ports distinct per name');
 

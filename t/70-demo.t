@@ -35,9 +35,11 @@ my $port = do {
     $p;
 };
 
-# the first run may install awscli (apt-get) as root: a generous bound
-my $START_TIMEOUT = $ENV{LFV_DEMO_TIMEOUT} || 600;
+# a test never installs packages: make deps has put awscli and curl here
+my $START_TIMEOUT = $ENV{LFV_DEMO_TIMEOUT} || 120;
 
+$ENV{DEMO_INSTALL} = 0;
+$ENV{DEMO_NGINX} = $ENV{LFV_NGINX} if $ENV{LFV_NGINX};
 $ENV{DEMO_DIR} = $dir;
 $ENV{DEMO_PORT} = $port;
 delete $ENV{DEMO_SELFTEST};

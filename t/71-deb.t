@@ -1,10 +1,12 @@
 #!/usr/bin/perl
 
 # make deb: the libnginx-mod-http-lfv package, built with dpkg-deb,
-# installed on this machine with dpkg -i, used by Debian's nginx in the
-# system layout (include /etc/nginx/modules-enabled/*.conf and the
-# package's example site), then removed and purged so the machine is left
-# as it was without the package. Needs root; nothing else is skipped.
+# installed with dpkg into a throwaway root (dpkg --root; the maintainer
+# scripts run chrootless with DPKG_ROOT), used there by Debian's nginx in
+# the system layout (the root's modules-enabled and the package's example
+# site), then removed and purged. The host's packages and /etc/nginx are
+# never changed, nor read but to check that. Needs root (dpkg unpacks
+# files owned by root); nothing else is skipped.
 
 use strict;
 use warnings;
@@ -17,10 +19,10 @@ use File::Temp ();
 
 use lib 't/lib';
 
-plan skip_all => 'installs a Debian package with dpkg -i: needs root (run the suite as root)'
+plan skip_all => 'dpkg unpacks files owned by root: needs root (run the suite as root)'
     if $> != 0;
 
-# nginx loads the installed module through modules-enabled, not the build
+# nginx loads the packaged module through modules-enabled, not the build
 # and the system's nginx, whatever nginx the rest of the suite runs
 BEGIN { $ENV{LFV_NO_MODULE} = 1; delete @ENV{qw(LFV_NGINX LFV_STATIC LFV_MODULE)} }
 use LFV::Test;
@@ -36,8 +38,8 @@ my $AKID = 'AKIDDEBPACKAGE000001';
 my $SECRET = 'deb-package-secret-0000000000000000000001';
 
 my $repo = LFV::Test->repo;
-my $installed_by_us = 0;
-my $t;
+my $t = LFV::Test->new;
+my $root = $t->prefix . '/root';
 
 # run a command, output to a file, bounded; returns (exit code, output)
 sub run_cmd {
@@ -66,22 +68,6 @@ sub run_cmd {
     open my $fh, '<', "$out" or die;
     local $/;
     return ($rc, scalar(<$fh>) // '');
-}
-
-# dpkg, waiting (bounded) while apt or another dpkg holds the lock
-sub dpkg {
-    my @args = @_;
-    my $deadline = time + 300;
-    while (1) {
-        my ($rc, $out) = run_cmd(120, 'dpkg', @args);
-        return ($rc, $out) if $rc == 0 || $out !~ /lock/i || time > $deadline;
-        sleep 1;
-    }
-}
-
-sub status {
-    my ($rc, $out) = run_cmd(20, 'dpkg-query', '-W', '-f=${Status}', $PKG);
-    return $rc == 0 ? $out : 'absent';
 }
 
 # any state in which dpkg knows the package (a purge makes it unknown)
@@ -125,37 +111,52 @@ unlike($list, qr{ \./etc/}m, 'no files under /etc (the link is made by postinst)
 
 # ---------------------------------------------------------------- install
 
-my $before = status();
-if ($before =~ $PRESENT) {
-    diag("$PKG was on this machine before ($before): purging it to test a fresh install;"
-        . ' it is left purged');
-    ($rc, $out) = dpkg('-P', $PKG);
-    is($rc, 0, 'purge of the earlier install') or diag($out);
+# an empty system: a dpkg database and nothing else; dependencies are
+# forced because the root holds no nginx or libc (the host's run it)
+for my $d ('', qw(var var/lib var/lib/dpkg var/lib/dpkg/info var/lib/dpkg/updates var/log)) {
+    mkdir "$root/$d" or die "$root/$d: $!";
+}
+$t->write_file("$root/var/lib/dpkg/$_", '') for qw(status available);
+
+sub in_root { return "$root$_[0]" }
+
+sub dpkg {
+    return run_cmd(120, 'dpkg', "--root=$root", "--log=$root/var/log/dpkg.log",
+        '--force-script-chrootless', '--force-depends', @_);
 }
 
-$installed_by_us = 1;
+sub status {
+    my ($rc, $out) = run_cmd(20, 'dpkg-query', "--root=$root", '-W', '-f=${Status}', $PKG);
+    return $rc == 0 ? $out : 'absent';
+}
+
+# what must not change on the host
+sub host_state {
+    my (undef, $list) = run_cmd(20, 'dpkg-query', '-W', '-f=${Package} ${Status}\n');
+    my (undef, $etc) = run_cmd(20, 'find', '/etc/nginx', '-printf', '%p %l %s %T@\n');
+    my (undef, $log) = run_cmd(20, 'stat', '-c', '%s %Y', '/var/log/dpkg.log');
+    return "$list\n$etc\n$log";
+}
+my $host_before = host_state();
+
 ($rc, $out) = dpkg('-i', $deb);
-is($rc, 0, 'dpkg -i') or diag($out);
+is($rc, 0, 'dpkg -i into the throwaway root') or diag($out);
 like(status(), qr/install ok installed/, 'installed');
 
-ok(-f $SO, "module in $SO");
-like(slurp($AVAILABLE) // '', qr{^load_module /usr/lib/nginx/modules/ngx_http_lfv_module\.so;$}m,
+ok(-f in_root($SO), "module in $SO");
+like(slurp(in_root($AVAILABLE)) // '',
+    qr{^load_module /usr/lib/nginx/modules/ngx_http_lfv_module\.so;$}m,
     "load_module in $AVAILABLE");
-is(readlink($ENABLED), $AVAILABLE, "postinst links $ENABLED");
+is(readlink(in_root($ENABLED)), $AVAILABLE, "postinst links $ENABLED");
 
 # ---------------------------------------------------------------- nginx
 
-$t = LFV::Test->new;
 my $sim = LFV::Sim->lfv($t, keys => { $AKID => { secret => $SECRET } });
 my $port = $t->port('http');
 
 # the package's example site, pointed at the simulator
-my $site = slurp($EXAMPLE);
-unless (defined $site) {
-    diag("$EXAMPLE not installed (dpkg path-exclude for /usr/share/doc?);"
-        . ' using debian-pkg/lookoutvision-site.conf');
-    $site = slurp("$repo/debian-pkg/lookoutvision-site.conf");
-}
+my $site = slurp(in_root($EXAMPLE));
+ok(defined $site, "example site in $EXAMPLE");
 my %edit = (
     'lfv_credentials auto;' =>
         "lfv_credentials static access_key_id=$AKID secret_access_key=$SECRET;",
@@ -165,16 +166,24 @@ my %edit = (
     '/var/log/nginx/lfv-audit.log' => $t->prefix . '/audit.log',
 );
 for my $from (sort keys %edit) {
-    my $n = () = $site =~ /\Q$from\E/g;
+    my $n = () = ($site // '') =~ /\Q$from\E/g;
     is($n, 1, "example site: '$from' once");
     $site =~ s/\Q$from\E/$edit{$from}/;
 }
-$t->write_file('sites-enabled/lookoutvision.conf', $site);
+$t->write_file("$root/etc/nginx/sites-enabled/lookoutvision.conf", $site);
 
+# nginx runs from the host, so the link and the load_module path of the
+# enabled snippet, both absolute, are what is re-rooted
+my $snippet = slurp(in_root(readlink(in_root($ENABLED)) // '')) // '';
+(my $rerooted = $snippet) =~ s{^load_module (/\S+);$}{load_module $root$1;}m;
+isnt($rerooted, $snippet, 'the enabled snippet is a load_module line');
+$t->write_file('modules-enabled/50-mod-http-lfv.conf', $rerooted);
+
+$t->set(root => $root);
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
 
-include /etc/nginx/modules-enabled/*.conf;
+include %%PREFIX%%/modules-enabled/*.conf;
 
 events {
 }
@@ -182,8 +191,7 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    include /etc/nginx/mime.types;
-    include %%PREFIX%%/sites-enabled/*.conf;
+    include %%KEY_root%%/etc/nginx/sites-enabled/*.conf;
 }
 EOF
 
@@ -194,7 +202,7 @@ $t->run;
 ok($t->wait_port('http', 5), "nginx listens on 127.0.0.1:$port");
 
 my ($worker) = $t->worker_pids;
-like(slurp("/proc/$worker/maps") // '', qr{\Q$SO\E}, 'the worker runs the installed module');
+like(slurp("/proc/$worker/maps") // '', qr{\Q$root$SO\E}, 'the worker runs the packaged module');
 
 my $before_journal = () = $sim->journal;
 
@@ -224,32 +232,35 @@ my @audit = map { decode_json($_) } grep { /\S/ } split /\n/, slurp($t->prefix .
 is_deeply([ map { "$_->{decision}/$_->{reason}" } @audit ],
     [ 'forwarded/forwarded', 'rejected/project_denied' ], 'audit log of the example site');
 
-$t->checks;    # stops nginx and the simulator; error-log checks
+$t->stop;
 
 # ---------------------------------------------------------------- remove
 
+# the site still uses the module: the remove says where
 ($rc, $out) = dpkg('-r', $PKG);
 is($rc, 0, 'dpkg -r') or diag($out);
-ok(!-e $SO, 'module removed');
-ok(!-e $AVAILABLE, 'load_module snippet removed');
-ok(!-l $ENABLED, 'modules-enabled link gone, so nginx no longer loads it');
-is(readlink("$ENABLED.removed"), $AVAILABLE,
+like($out, qr{warning: these files still use lfv directives.*\n\s+\Q$root\E/etc/nginx/sites-enabled/lookoutvision\.conf$}m,
+    'remove names the site that still uses lfv directives') or diag($out);
+ok(!-e in_root($SO), 'module removed');
+ok(!-e in_root($AVAILABLE), 'load_module snippet removed');
+ok(!-l in_root($ENABLED), 'modules-enabled link gone, so nginx no longer loads it');
+is(readlink(in_root("$ENABLED.removed")), $AVAILABLE,
     'link set aside as .removed (Debian: a reinstall restores it)');
+
+# a reinstall restores the link; a remove with no site using lfv is quiet
+($rc, $out) = dpkg('-i', $deb);
+is($rc, 0, 'dpkg -i again') or diag($out);
+is(readlink(in_root($ENABLED)), $AVAILABLE, 'the reinstall restores the link');
+unlink "$root/etc/nginx/sites-enabled/lookoutvision.conf" or die $!;
+($rc, $out) = dpkg('-r', $PKG);
+is($rc, 0, 'dpkg -r with no site using the module') or diag($out);
+unlike($out, qr/warning/, 'no warning then');
 
 ($rc, $out) = dpkg('-P', $PKG);
 is($rc, 0, 'dpkg -P') or diag($out);
-ok(!-l "$ENABLED.removed", 'purge deletes the set-aside link');
+ok(!-l in_root("$ENABLED.removed"), 'purge deletes the set-aside link');
 unlike(status(), $PRESENT, 'package gone');
-$installed_by_us = 0;
 
-done_testing;
+is(host_state(), $host_before, "the host's packages, dpkg log and /etc/nginx are unchanged");
 
-END {
-    my $code = $?;
-    if ($installed_by_us) {
-        $t->stop if $t;
-        my ($rc, $out) = dpkg('-P', $PKG);
-        diag("cleanup: dpkg -P $PKG: " . ($rc == 0 ? 'done' : "failed:\n$out"));
-    }
-    $? = $code;
-}
+$t->done;

@@ -238,6 +238,9 @@ class ThreadedServer(http.server.ThreadingHTTPServer):
     daemon_threads = True           # hanging handlers must not block exit
     allow_reuse_address = True
     block_on_close = False
+    # socketserver's default backlog is 5: a burst of nginx's upstream
+    # connections overflows it and waits for SYN retries (1 s, 3 s, ...)
+    request_queue_size = 1024
 
     def __init__(self, port, handler, **state):
         self.stopping = threading.Event()
