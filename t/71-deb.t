@@ -81,11 +81,13 @@ sub slurp {
 
 # ---------------------------------------------------------------- build
 
+# its own output directory: another run of the suite may build beside it
+$ENV{DEB_OUT} = $t->prefix . '/deb';
 my ($rc, $out) = run_cmd(600, 'bash', "$repo/debian-pkg/build.sh");
 is($rc, 0, 'debian-pkg/build.sh succeeds') or diag($out);
 my ($deb) = $out =~ m{^(/\S+\.deb)\s*\z}m;
-ok($deb && -f $deb, 'the .deb is in build/deb') or BAIL_OUT("no package:\n$out");
-like($deb, qr{/build/deb/\Q$PKG\E_[^_]+_[a-z0-9]+\.deb$}, 'package file name');
+ok($deb && -f $deb, 'the .deb is in DEB_OUT') or BAIL_OUT("no package:\n$out");
+like($deb, qr{/deb/\Q$PKG\E_[^_]+_[a-z0-9]+\.deb$}, 'package file name');
 
 my %f;
 for my $field (qw(Package Version Architecture Depends)) {
