@@ -53,6 +53,7 @@ PY=/usr/bin/python3
 
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 MODULE=${MODULE:-$ROOT/build/objs/ngx_http_lfv_module.so}
+PARAMS=$ROOT/ngx_lfv_module/lfv_proxy_params
 NGINX_SRC=${NGINX_SRC:-/usr/share/nginx/src}
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -137,6 +138,8 @@ chmod 755 "$WORK"
 cp "$MODULE" "$WORK/ngx_http_lfv_module.so"
 MODULE_SRC=$MODULE
 MODULE=$WORK/ngx_http_lfv_module.so
+cp "$PARAMS" "$WORK/lfv_proxy_params"
+PARAMS=$WORK/lfv_proxy_params
 
 STARTED=()          # pids of the processes started here
 PROBES=0            # uprobes added here
@@ -401,6 +404,11 @@ write_proxy() {
     local name=$1 workers=$2 imds=${3:-} extra=${4:-} d=$WORK/$1 port
     local alog=${5:-}
     local creds="" lfv=""
+    local pass="proxy_pass https://$HOST;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_ssl_verify on;
+            proxy_ssl_server_name on;"
 
     mkdir -p "$d"
     port=$(free_port)
@@ -414,11 +422,13 @@ write_proxy() {
                     secret_access_key=bench/secret+key/00000000000000000000001;"
         lfv="lfv on;
             lfv_region us-east-1;"
+        pass="include $PARAMS;"
         ;;
     *module-imds*)
         creds="lfv_credentials imds endpoint=http://127.0.0.1:$imds;"
         lfv="lfv on;
             lfv_region us-east-1;"
+        pass="include $PARAMS;"
         ;;
     esac
 
@@ -448,11 +458,7 @@ $extra
         location / {
             $lfv
 
-            proxy_pass https://$HOST;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
+            $pass
             proxy_ssl_trusted_certificate $WORK/pki/ca.pem;
             proxy_ssl_session_reuse on;
         }

@@ -143,7 +143,7 @@ module_derive(bench_case_t *bc)
                                       bc->sr.payload_hash)
         != NGX_OK
         || ngx_http_lfv_sigv4_derive_key(&crypto, &secret,
-                                         bc->sr.amz_date.data,
+                                         ngx_http_lfv_sigv4_date(&bc->sr),
                                          &bc->sr.region, &bc->sr.service,
                                          &bc->key)
            != NGX_OK
@@ -214,7 +214,8 @@ bare_derive(bench_case_t *bc)
     ngx_memcpy(buf, "AWS4", 4);
     ngx_memcpy(buf + 4, secret.data, secret.len);
 
-    bare_hmac(bare.mac, buf, 4 + secret.len, bc->sr.amz_date.data, 8, k);
+    bare_hmac(bare.mac, buf, 4 + secret.len,
+              ngx_http_lfv_sigv4_date(&bc->sr), 8, k);
     bare_hmac(bare.mac, k, 32, bc->sr.region.data, bc->sr.region.len, k);
     bare_hmac(bare.mac, k, 32, bc->sr.service.data, bc->sr.service.len, k);
     bare_hmac(bare.mac, k, 32, (u_char *) "aws4_request", 12, k);
@@ -274,11 +275,12 @@ case_init(bench_case_t *bc, const char *name, ngx_str_t *token)
 
     ngx_str_set(&bc->sr.method, "POST");
     ngx_str_set(&bc->sr.uri, BENCH_URI);
-    ngx_str_set(&bc->sr.host, BENCH_HOST);
-    ngx_str_set(&bc->sr.content_type, "application/json");
-    ngx_str_set(&bc->sr.amz_date, BENCH_DATE);
-    bc->sr.security_token = *token;
-    ngx_str_null(&bc->sr.client_token);
+    ngx_str_set(&bc->sr.header[NGX_HTTP_LFV_H_HOST], BENCH_HOST);
+    ngx_str_set(&bc->sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE],
+                "application/json");
+    ngx_str_set(&bc->sr.header[NGX_HTTP_LFV_H_AMZ_DATE], BENCH_DATE);
+    bc->sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = *token;
+    ngx_str_null(&bc->sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN]);
     ngx_str_set(&bc->sr.region, "us-east-1");
     ngx_str_set(&bc->sr.service, "lookoutvision");
     ngx_str_set(&bc->sr.access_key_id, "AKIDSTATIC0000000001");
@@ -287,7 +289,7 @@ case_init(bench_case_t *bc, const char *name, ngx_str_t *token)
                                       bc->sr.payload_hash)
         != NGX_OK
         || ngx_http_lfv_sigv4_derive_key(&crypto, &secret,
-                                         bc->sr.amz_date.data,
+                                         ngx_http_lfv_sigv4_date(&bc->sr),
                                          &bc->sr.region, &bc->sr.service,
                                          &bc->key)
            != NGX_OK)

@@ -10,6 +10,7 @@
 #   /usr/lib/nginx/modules/ngx_http_lfv_module.so
 #   /usr/share/nginx/modules-available/mod-http-lfv.conf    (load_module)
 #   /usr/share/doc/libnginx-mod-http-lfv/                    (docs, example site)
+#   /etc/nginx/lfv_proxy_params                              (a conffile)
 #
 # and its postinst links /etc/nginx/modules-enabled/50-mod-http-lfv.conf.
 #
@@ -76,6 +77,7 @@ fi
 STAGE=$OUT/stage
 rm -rf "$STAGE"
 install -d -m 0755 "$STAGE/DEBIAN" \
+    "$STAGE/etc/nginx" \
     "$STAGE/usr/lib/nginx/modules" \
     "$STAGE/usr/share/nginx/modules-available" \
     "$STAGE/usr/share/doc/$PKG/examples"
@@ -86,6 +88,9 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$STAGE/usr/lib/nginx/modules/ngx_http_lfv_module.so"
 
 install -m 0644 "$HERE/mod-http-lfv.conf" "$STAGE/usr/share/nginx/modules-available/"
+# like nginx-common's proxy_params: a conffile the administrator may edit
+install -m 0644 "$REPO/ngx_lfv_module/lfv_proxy_params" "$STAGE/etc/nginx/"
+echo /etc/nginx/lfv_proxy_params > "$STAGE/DEBIAN/conffiles"
 install -m 0644 "$HERE/copyright" "$STAGE/usr/share/doc/$PKG/copyright"
 gzip -9n < "$HERE/changelog" > "$STAGE/usr/share/doc/$PKG/changelog.Debian.gz"
 install -m 0644 "$REPO/README.md" "$STAGE/usr/share/doc/$PKG/README.md"
@@ -129,8 +134,8 @@ if grep -n '@[A-Z_]*@' "$STAGE/DEBIAN/control" >&2; then
     die "unfilled field in debian-pkg/control.in"
 fi
 
-(cd "$STAGE" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
-chmod 0644 "$STAGE/DEBIAN/control" "$STAGE/DEBIAN/md5sums"
+(cd "$STAGE" && find etc usr -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
+chmod 0644 "$STAGE/DEBIAN/control" "$STAGE/DEBIAN/md5sums" "$STAGE/DEBIAN/conffiles"
 
 # ---------------------------------------------------------------- package
 

@@ -338,11 +338,7 @@ http {
             lfv_region us-east-1;
             lfv_team \$http_x_team;
 
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
+            include $REPO/ngx_lfv_module/lfv_proxy_params;
             proxy_ssl_trusted_certificate $DIR/lfv/ca.pem;
         }
     }

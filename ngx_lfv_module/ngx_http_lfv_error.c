@@ -9,18 +9,30 @@
 #include <ngx_http.h>
 
 #include "ngx_http_lfv_module.h"
+#include "ngx_http_lfv_handler.h"
 #include "ngx_http_lfv_error.h"
 
 
 #define NGX_HTTP_LFV_REQUEST_ID_LEN  36
 
 
-static ngx_str_t *ngx_http_lfv_envelope_code(ngx_http_lfv_reason_e reason,
-    ngx_str_t *code);
+static ngx_buf_t *ngx_http_lfv_error_prepare(ngx_http_request_t *r,
+    ngx_http_lfv_reason_t *rs, ngx_str_t *message, time_t retry_after);
+static ngx_http_lfv_reason_t *ngx_http_lfv_nginx_error(ngx_http_request_t *r,
+    ngx_http_lfv_audit_t *audit, ngx_uint_t status, ngx_str_t **message);
+static ngx_int_t ngx_http_lfv_error_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lfv_error_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_str_t *ngx_http_lfv_envelope_code(ngx_http_lfv_reason_t *rs);
 static ngx_int_t ngx_http_lfv_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
+static ngx_int_t ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s);
 static ngx_table_elt_t *ngx_http_lfv_add_header(ngx_http_request_t *r,
     char *name, u_char *value, size_t len);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 #define ngx_http_lfv_rule(status, code, name, message)                       \
@@ -137,7 +149,38 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
     ngx_http_lfv_rule(NGX_HTTP_INTERNAL_SERVER_ERROR,
         "InternalServerException", "internal", "the proxy failed"),
 
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException", "http",
+        "the request was refused"),
+
     ngx_http_lfv_rule(NGX_HTTP_OK, "", "forwarded", ""),
+};
+
+
+/* the errors nginx makes itself in an lfv location, in the same shape */
+
+static ngx_http_lfv_reason_t  ngx_http_lfv_nginx_errors[] = {
+
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException", "http",
+        "the request could not be parsed"),
+    ngx_http_lfv_rule(NGX_HTTP_FORBIDDEN, "AccessDeniedException", "http",
+        "access denied"),
+    ngx_http_lfv_rule(NGX_HTTP_REQUEST_TIME_OUT, "ValidationException",
+        "http", "the request was not received in time"),
+    ngx_http_lfv_rule(NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        "ValidationException", "http", "the request body is too large"),
+    ngx_http_lfv_rule(NGX_HTTP_REQUEST_URI_TOO_LARGE, "ValidationException",
+        "http", "the request target is too long"),
+    ngx_http_lfv_rule(NGX_HTTP_TOO_MANY_REQUESTS, "ThrottlingException",
+        "http", "too many requests"),
+    ngx_http_lfv_rule(NGX_HTTP_INTERNAL_SERVER_ERROR,
+        "InternalServerException", "http", "the proxy failed"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_GATEWAY, "InternalServerException",
+        "http", "the proxy could not get an answer from Lookout for Vision"),
+    ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
+        "InternalServerException", "http", "the proxy is unavailable"),
+    ngx_http_lfv_rule(NGX_HTTP_GATEWAY_TIME_OUT, "InternalServerException",
+        "http", "Lookout for Vision did not answer in time"),
+    ngx_http_lfv_rule(0, "", "", "")
 };
 
 
@@ -158,36 +201,22 @@ ngx_http_lfv_reason(ngx_http_lfv_reason_e reason)
  */
 
 ngx_int_t
-ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
-    ngx_str_t *message, time_t retry_after)
+ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_reason_e reason, time_t retry_after)
 {
-    u_char                   *p;
-    size_t                    len;
-    uint32_t                  id[4];
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_uint_t                i;
-    ngx_chain_t               out;
-    ngx_str_t                *envelope;
-    ngx_http_lfv_ctx_t       *ctx;
-    ngx_http_lfv_reason_t    *rs;
-    ngx_http_lfv_loc_conf_t  *llcf;
+    ngx_int_t               rc;
+    ngx_buf_t              *b;
+    ngx_str_t              *message;
+    ngx_chain_t             out;
+    ngx_http_lfv_reason_t  *rs;
 
     rs = ngx_http_lfv_reason(reason);
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    message = ctx->audit->message.len ? &ctx->audit->message : &rs->message;
 
-    if (ctx) {
-        ctx->reason = reason;
+    /* as nginx's own refusals: no "100 Continue" for a body not wanted */
 
-        if (message) {
-            ctx->message = *message;
-        }
-    }
-
-    if (message == NULL) {
-        message = &rs->message;
-    }
+    r->expect_tested = 1;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -198,13 +227,55 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
         return rs->status;
     }
 
+    ctx->answered = 1;
+
     r->headers_out.status = rs->status;
+
+    b = ngx_http_lfv_error_prepare(r, rs, message, retry_after);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the headers of an error response and its body, not yet sent */
+
+static ngx_buf_t *
+ngx_http_lfv_error_prepare(ngx_http_request_t *r, ngx_http_lfv_reason_t *rs,
+    ngx_str_t *message, time_t retry_after)
+{
+    u_char                   *p;
+    size_t                    len;
+    uint32_t                  id[4];
+    ngx_buf_t                *b;
+    ngx_str_t                 text, *envelope;
+    ngx_uint_t                i;
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    /* a team name is the client's bytes: JSON wants valid UTF-8 */
+
+    text = *message;
+
+    if (ngx_http_lfv_utf8(r->pool, &text) != NGX_OK) {
+        return NULL;
+    }
 
     /* x-amzn-RequestId: random, in the UUID layout the SDKs print */
 
     p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_REQUEST_ID_LEN + NGX_INT_T_LEN);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     for (i = 0; i < 4; i++) {
@@ -221,40 +292,40 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
                                    rs->code.len)
            == NULL)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     if (retry_after) {
         p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
         if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NULL;
         }
 
         len = ngx_sprintf(p, "%T", retry_after) - p;
 
         if (ngx_http_lfv_add_header(r, "Retry-After", p, len) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NULL;
         }
     }
 
     if (rs->status == NGX_HTTP_NOT_ALLOWED
         && ngx_http_lfv_add_header(r, "Allow", (u_char *) "POST", 4) == NULL)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
-    envelope = ngx_http_lfv_envelope_code(reason, &rs->code);
+    envelope = ngx_http_lfv_envelope_code(rs);
 
     len = sizeof("{\"success\":false,\"error\":{\"code\":\"\","
                  "\"message\":\"\"}}") - 1
           + envelope->len
           + sizeof(",\"QuotaCode\":\"\",\"ServiceCode\":\"lfv\"") - 1
           + rs->name.len
-          + message->len + ngx_escape_json(NULL, message->data, message->len);
+          + text.len + ngx_escape_json(NULL, text.data, text.len);
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
@@ -266,8 +337,7 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
         b->last = ngx_cpymem(b->last, "{\"message\":\"", 12);
     }
 
-    b->last = (u_char *) ngx_escape_json(b->last, message->data,
-                                         message->len);
+    b->last = (u_char *) ngx_escape_json(b->last, text.data, text.len);
     *b->last++ = '"';
 
     if (llcf->error_format == NGX_HTTP_LFV_FORMAT_ENVELOPE) {
@@ -288,27 +358,161 @@ ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_reason_e reason,
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
 
     if (r->method == NGX_HTTP_HEAD) {
         r->header_only = 1;
     }
 
-    rc = ngx_http_send_header(r);
+    return b;
+}
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
+
+ngx_int_t
+ngx_http_lfv_error_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_lfv_error_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_lfv_error_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An error page nginx makes itself in an lfv location (a 413 or 400
+ * while the body is read, 502 or 504 from proxy_pass) is replaced by
+ * one in the AWS shape: the SDKs then report it as such.
+ */
+
+static ngx_int_t
+ngx_http_lfv_error_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                *message;
+    ngx_http_lfv_ctx_t       *ctx;
+    ngx_http_lfv_audit_t     *audit;
+    ngx_http_lfv_reason_t    *rs;
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+    if (!llcf->enable || r != r->main
+        || r->err_status < NGX_HTTP_BAD_REQUEST
+        || r->headers_out.status != r->err_status)
+    {
+        return ngx_http_next_header_filter(r);
     }
 
-    out.buf = b;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    if (ctx && ctx->answered) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    audit = ngx_http_lfv_get_audit(r);
+
+    rs = ngx_http_lfv_nginx_error(r, audit, r->err_status, &message);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_lfv_create_ctx(r, audit);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->answered = 1;
+
+    ctx->error_body = ngx_http_lfv_error_prepare(r, rs, message, 0);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_lfv_error_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t         *cl, out;
+    ngx_http_lfv_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    if (ctx == NULL || ctx->error_body == NULL || in == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's page is dropped; ours goes once */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->error_sent) {
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    ctx->error_sent = 1;
+
+    out.buf = ctx->error_body;
     out.next = NULL;
 
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * The rule for an error nginx made: the module's own rejection if it
+ * led there (a body over lfv_body_max_size), else one by status.
+ */
+
+static ngx_http_lfv_reason_t *
+ngx_http_lfv_nginx_error(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
+    ngx_uint_t status, ngx_str_t **message)
+{
+    ngx_http_lfv_reason_t  *rs;
+
+    if (audit && ngx_http_lfv_decided(audit)
+        && !ngx_http_lfv_forwarded(audit))
+    {
+        rs = ngx_http_lfv_reason(audit->reason);
+
+        if (rs->status == status) {
+            *message = audit->message.len ? &audit->message : &rs->message;
+            return rs;
+        }
+    }
+
+    for (rs = ngx_http_lfv_nginx_errors; rs->status; rs++) {
+        if (rs->status == status) {
+            *message = &rs->message;
+            return rs;
+        }
+    }
+
+    /* another status: the nearest of the class, with the status kept */
+
+    rs = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+         ? &ngx_http_lfv_nginx_errors[6] : &ngx_http_lfv_nginx_errors[0];
+
+    *message = &rs->message;
+
+    return rs;
 }
 
 
 static ngx_str_t *
-ngx_http_lfv_envelope_code(ngx_http_lfv_reason_e reason, ngx_str_t *code)
+ngx_http_lfv_envelope_code(ngx_http_lfv_reason_t *rs)
 {
     ngx_http_lfv_envelope_code_t  *e;
 
@@ -316,14 +520,15 @@ ngx_http_lfv_envelope_code(ngx_http_lfv_reason_e reason, ngx_str_t *code)
     static ngx_str_t  internal = ngx_string("INTERNAL_ERROR");
 
     for (e = ngx_http_lfv_envelope_codes; e->code.len; e++) {
-        if (e->code.len == code->len
-            && ngx_strncmp(e->code.data, code->data, code->len) == 0)
+        if (e->code.len == rs->code.len
+            && ngx_strncmp(e->code.data, rs->code.data, rs->code.len) == 0)
         {
             return &e->envelope;
         }
     }
 
-    return (reason == NGX_HTTP_LFV_NO_CREDENTIALS) ? &unavailable : &internal;
+    return (rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_CREDENTIALS])
+           ? &unavailable : &internal;
 }
 
 
@@ -352,6 +557,70 @@ ngx_http_lfv_error_page(ngx_http_request_t *r, ngx_uint_t status)
     }
 
     return 0;
+}
+
+
+/* invalid UTF-8 becomes U+FFFD, so that the JSON body parses */
+
+static ngx_int_t
+ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p, *last, *q, *dst, *start;
+    size_t   bad;
+
+    last = s->data + s->len;
+    bad = 0;
+
+    for (p = s->data; p < last; /* void */) {
+        q = p;
+
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&q, last - p) > 0x10ffff) {
+            bad++;
+            p++;
+            continue;
+        }
+
+        p = q;
+    }
+
+    if (bad == 0) {
+        return NGX_OK;
+    }
+
+    start = ngx_pnalloc(pool, s->len + 2 * bad);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = start;
+
+    for (p = s->data; p < last; /* void */) {
+        q = p;
+
+        if (*p < 0x80) {
+            *dst++ = *p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&q, last - p) > 0x10ffff) {
+            dst = ngx_cpymem(dst, "\xef\xbf\xbd", 3);
+            p++;
+            continue;
+        }
+
+        dst = ngx_cpymem(dst, p, q - p);
+        p = q;
+    }
+
+    s->data = start;
+    s->len = dst - start;
+
+    return NGX_OK;
 }
 
 

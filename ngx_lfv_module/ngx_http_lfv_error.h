@@ -12,7 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_lfv_reason.h"
+#include "ngx_http_lfv_module.h"
 
 
 typedef struct {
@@ -24,8 +24,9 @@ typedef struct {
 
 
 ngx_http_lfv_reason_t *ngx_http_lfv_reason(ngx_http_lfv_reason_e reason);
-ngx_int_t ngx_http_lfv_error(ngx_http_request_t *r,
-    ngx_http_lfv_reason_e reason, ngx_str_t *message, time_t retry_after);
+ngx_int_t ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_reason_e reason, time_t retry_after);
+ngx_int_t ngx_http_lfv_error_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_LFV_ERROR_H_INCLUDED_ */

@@ -14,18 +14,22 @@
 #include "ngx_http_lfv_error.h"
 #include "ngx_http_lfv_sign.h"
 #include "ngx_http_lfv_limit.h"
+#include "ngx_http_lfv_body.h"
 
 
 #define NGX_HTTP_LFV_WAIT_STEP  50
 
 
-static ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lfv_redirected(ngx_http_request_t *r,
+    ngx_http_lfv_audit_t *audit);
+static ngx_http_lfv_audit_t *ngx_http_lfv_create_audit(ngx_http_request_t *r);
+static void ngx_http_lfv_audit_cleanup(void *data);
 static ngx_int_t ngx_http_lfv_team(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx);
+    ngx_http_lfv_audit_t *audit);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_request(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx);
+    ngx_http_lfv_audit_t *audit);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_policy(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx);
+    ngx_http_lfv_audit_t *audit);
 static void ngx_http_lfv_body_handler(ngx_http_request_t *r);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_body(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
@@ -37,13 +41,10 @@ static void ngx_http_lfv_resume(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
 static ngx_http_lfv_reason_e ngx_http_lfv_sign_request(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_creds_t *creds);
-static ngx_int_t ngx_http_lfv_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_lfv_reject(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
 static void ngx_http_lfv_account(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
-static void ngx_http_lfv_cleanup(void *data);
+    ngx_http_lfv_audit_t *audit, ngx_http_lfv_reason_e reason);
 
 
 /*
@@ -56,12 +57,9 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
     ngx_http_lfv_ctx_t       *ctx;
+    ngx_http_lfv_audit_t     *audit;
     ngx_http_lfv_reason_e     reason;
     ngx_http_lfv_loc_conf_t  *llcf;
-
-    if (r != r->main) {
-        return NGX_DECLINED;
-    }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
@@ -69,56 +67,67 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    if (r != r->main) {
+
+        /* a subrequest (mirror, SSI, auth_request) is never signed */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "lfv: subrequest \"%V\" refused", &r->uri);
+
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
 
     if (ctx) {
 
-        if (ctx->status == NGX_DONE || ngx_http_lfv_forwarded(ctx)) {
-            return ctx->status;
-        }
+        /* the phases run again: the body is being read, or was decided */
 
-        if (ctx->status != NGX_DECLINED) {
-
-            /* a rejection handed to nginx so that error_page applies */
-
-            rc = ctx->status;
-            ctx->status = NGX_DECLINED;
-            return rc;
-        }
-
-        /* back after an internal redirect: never pass it on unsigned */
-
-        return ngx_http_lfv_reject(r, ctx, ctx->reason);
+        return ctx->status;
     }
 
-    ctx = ngx_http_lfv_create_ctx(r);
+    audit = ngx_http_lfv_get_audit(r);
+
+    if (audit) {
+        return ngx_http_lfv_redirected(r, audit);
+    }
+
+    audit = ngx_http_lfv_create_audit(r);
+    if (audit == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_http_lfv_create_ctx(r, audit);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_lfv_team(r, ctx) != NGX_OK) {
+    if (ngx_http_lfv_team(r, audit) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    reason = ngx_http_lfv_check_request(r, ctx);
+    reason = ngx_http_lfv_check_request(r, audit);
 
     if (reason == NGX_HTTP_LFV_OK) {
-        reason = ngx_http_lfv_check_policy(r, ctx);
+        reason = ngx_http_lfv_check_policy(r, audit);
+    }
+
+    if (reason == NGX_HTTP_LFV_OK
+        && r->headers_in.content_length_n > (off_t) llcf->body_max_size)
+    {
+        reason = NGX_HTTP_LFV_BODY_TOO_LARGE;
     }
 
     if (reason != NGX_HTTP_LFV_OK) {
         return ngx_http_lfv_reject(r, ctx, reason);
     }
 
-    if (r->headers_in.content_length_n > (off_t) llcf->body_max_size) {
-        return ngx_http_lfv_reject(r, ctx, NGX_HTTP_LFV_BODY_TOO_LARGE);
-    }
-
     ctx->status = NGX_DONE;
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_lfv_body_handler);
+    rc = ngx_http_lfv_body_read(r, ctx, ngx_http_lfv_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->status = rc;
         return rc;
     }
 
@@ -127,10 +136,43 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_http_lfv_ctx_t *
-ngx_http_lfv_create_ctx(ngx_http_request_t *r)
+/*
+ * Back in an lfv location after an internal redirect (error_page):
+ * the request is never passed on again.  What was decided is answered;
+ * an error nginx made while the body was read (400, 408) is its own.
+ */
+
+static ngx_int_t
+ngx_http_lfv_redirected(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_int_t            rc;
+    ngx_http_lfv_ctx_t  *ctx;
+
+    ctx = ngx_http_lfv_create_ctx(r, audit);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_lfv_decided(audit) && !ngx_http_lfv_forwarded(audit)) {
+        return ngx_http_lfv_reject(r, ctx, audit->reason);
+    }
+
+    if (!ngx_http_lfv_decided(audit)) {
+        ngx_http_lfv_decide(r, audit, NGX_HTTP_LFV_HTTP);
+    }
+
+    rc = (r->err_status >= NGX_HTTP_BAD_REQUEST)
+         ? r->err_status : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    ctx->status = rc;
+
+    return rc;
+}
+
+
+ngx_http_lfv_ctx_t *
+ngx_http_lfv_create_ctx(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
+{
     ngx_http_lfv_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_lfv_ctx_t));
@@ -138,19 +180,8 @@ ngx_http_lfv_create_ctx(ngx_http_request_t *r)
         return NULL;
     }
 
-    ctx->min_units = NGX_HTTP_LFV_UNITS_UNSET;
-    ctx->max_units = NGX_HTTP_LFV_UNITS_UNSET;
+    ctx->audit = audit;
     ctx->status = NGX_DECLINED;
-
-    /* the cleanup finds the context again after an internal redirect */
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_lfv_cleanup;
-    cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_lfv_module);
 
@@ -158,23 +189,60 @@ ngx_http_lfv_create_ctx(ngx_http_request_t *r)
 }
 
 
-ngx_http_lfv_ctx_t *
-ngx_http_lfv_get_ctx(ngx_http_request_t *r)
+static ngx_http_lfv_audit_t *
+ngx_http_lfv_create_audit(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_lfv_audit_t  *audit;
+
+    audit = ngx_pcalloc(r->pool, sizeof(ngx_http_lfv_audit_t));
+    if (audit == NULL) {
+        return NULL;
+    }
+
+    audit->min_units = NGX_HTTP_LFV_UNITS_UNSET;
+    audit->max_units = NGX_HTTP_LFV_UNITS_UNSET;
+
+    /* the cleanup finds the record again after an internal redirect */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_lfv_audit_cleanup;
+    cln->data = audit;
+
+    return audit;
+}
+
+
+/*
+ * The audit record of the request, also after an internal redirect has
+ * cleared the module's context: found through the pool cleanup, as the
+ * realip module finds its address, and only for the main request (a
+ * subrequest shares the main request's pool).
+ */
+
+ngx_http_lfv_audit_t *
+ngx_http_lfv_get_audit(ngx_http_request_t *r)
 {
     ngx_pool_cleanup_t  *cln;
     ngx_http_lfv_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
 
-    if (ctx || !r->internal) {
-        return ctx;
+    if (ctx) {
+        return ctx->audit;
+    }
+
+    if (r != r->main || !(r->internal || r->filter_finalize)) {
+        return NULL;
     }
 
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_lfv_cleanup) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_lfv_module);
-            return ctx;
+        if (cln->handler == ngx_http_lfv_audit_cleanup) {
+            return cln->data;
         }
     }
 
@@ -183,16 +251,16 @@ ngx_http_lfv_get_ctx(ngx_http_request_t *r)
 
 
 static void
-ngx_http_lfv_cleanup(void *data)
+ngx_http_lfv_audit_cleanup(void *data)
 {
-    /* nothing to free: the handler only marks the context */
+    /* nothing to free: the handler only marks the record */
 }
 
 
 /* the team, from lfv_team: a header of a trusted layer, a certificate */
 
 static ngx_int_t
-ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
 {
     ngx_http_lfv_loc_conf_t     *llcf;
     ngx_http_lfv_main_conf_t    *lmcf;
@@ -201,7 +269,7 @@ ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
     if (llcf->team
-        && ngx_http_complex_value(r, llcf->team, &ctx->team) != NGX_OK)
+        && ngx_http_complex_value(r, llcf->team, &audit->team) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -211,11 +279,11 @@ ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
     /* an empty or unknown team gets the default policy, if there is one */
 
-    if (ctx->team.len <= NGX_HTTP_LFV_TEAM_MAX) {
-        ctx->policy = ngx_http_lfv_policy_find(pcf, &ctx->team);
+    if (audit->team.len <= NGX_HTTP_LFV_TEAM_MAX) {
+        audit->policy = ngx_http_lfv_policy_find(pcf, &audit->team);
 
-        if (ctx->policy == NULL) {
-            ctx->policy = pcf->default_policy;
+        if (audit->policy == NULL) {
+            audit->policy = pcf->default_policy;
         }
     }
 
@@ -226,11 +294,11 @@ ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
      * the default's limits, nor fill the zone.
      */
 
-    if (ctx->policy && ctx->policy != pcf->default_policy) {
-        ctx->key = ctx->team;
+    if (audit->policy && audit->policy != pcf->default_policy) {
+        audit->key = audit->team;
 
     } else {
-        ngx_str_set(&ctx->key, "-");
+        ngx_str_set(&audit->key, "-");
     }
 
     return NGX_OK;
@@ -238,7 +306,7 @@ ngx_http_lfv_team(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
 
 static ngx_http_lfv_reason_e
-ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
 {
     u_char                      *p;
     ngx_http_lfv_reason_e        reason;
@@ -252,25 +320,25 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return NGX_HTTP_LFV_OK;
     }
 
-    if (ctx->policy == NULL) {
+    if (audit->policy == NULL) {
         p = ngx_pnalloc(r->pool, sizeof("no policy allows team \"\"") - 1
                                  + NGX_HTTP_LFV_TEAM_MAX);
         if (p == NULL) {
             return NGX_HTTP_LFV_INTERNAL;
         }
 
-        ctx->message.data = p;
-        ctx->message.len = ngx_snprintf(p, sizeof("no policy allows team "
+        audit->message.data = p;
+        audit->message.len = ngx_snprintf(p, sizeof("no policy allows team "
                                                   "\"\"") - 1
                                            + NGX_HTTP_LFV_TEAM_MAX,
                                         "no policy allows team \"%V\"",
-                                        &ctx->team)
+                                        &audit->team)
                            - p;
 
         return NGX_HTTP_LFV_TEAM;
     }
 
-    reason = ngx_http_lfv_policy_check_project(r, ctx->policy, &ctx->project);
+    reason = ngx_http_lfv_policy_check_project(r, audit->policy, &audit->project);
 
     if (reason == NGX_HTTP_LFV_PROJECT_DENIED) {
         p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_PROJECT_MAX
@@ -279,10 +347,10 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
             return NGX_HTTP_LFV_INTERNAL;
         }
 
-        ctx->message.data = p;
-        ctx->message.len = ngx_sprintf(p, "team \"%V\" may not start models "
+        audit->message.data = p;
+        audit->message.len = ngx_sprintf(p, "team \"%V\" may not start models "
                                        "of project \"%V\"",
-                                       &ctx->team, &ctx->project)
+                                       &audit->team, &audit->project)
                            - p;
     }
 
@@ -291,7 +359,7 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
 
 static ngx_http_lfv_reason_e
-ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
 {
     ngx_uint_t              i, tokens;
     ngx_list_part_t        *part;
@@ -300,7 +368,7 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
     reason = ngx_http_lfv_parse_target(r->unparsed_uri.data,
                                        r->unparsed_uri.len,
-                                       &ctx->project, &ctx->version);
+                                       &audit->project, &audit->version);
     if (reason != NGX_HTTP_LFV_OK) {
         return reason;
     }
@@ -363,7 +431,7 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
                 return reason;
             }
 
-            ctx->client_token = h[i].value;
+            audit->client_token = h[i].value;
         }
     }
 
@@ -378,6 +446,8 @@ ngx_http_lfv_body_handler(ngx_http_request_t *r)
     ngx_http_lfv_reason_e   reason;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+
+    ctx->body_buf = NULL;
 
     reason = ngx_http_lfv_check_body(r, ctx);
 
@@ -396,28 +466,20 @@ static ngx_http_lfv_reason_e
 ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
     u_char                 *p;
-    ngx_int_t               rc;
+    ngx_http_lfv_audit_t   *audit;
     ngx_http_lfv_reason_e   reason;
 
-    rc = ngx_http_lfv_read_body(r, &ctx->body);
-
-    if (rc == NGX_DECLINED) {
-        return NGX_HTTP_LFV_BODY_TOO_LARGE;
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_LFV_INTERNAL;
-    }
+    audit = ctx->audit;
 
     reason = ngx_http_lfv_parse_body(ctx->body.data, ctx->body.len,
-                                     &ctx->min_units, &ctx->max_units);
+                                     &audit->min_units, &audit->max_units);
 
-    if (reason != NGX_HTTP_LFV_OK || ctx->policy == NULL) {
+    if (reason != NGX_HTTP_LFV_OK || audit->policy == NULL) {
         return reason;
     }
 
-    reason = ngx_http_lfv_policy_check_units(ctx->policy, ctx->min_units,
-                                             ctx->max_units);
+    reason = ngx_http_lfv_policy_check_units(audit->policy, audit->min_units,
+                                             audit->max_units);
 
     if (reason != NGX_HTTP_LFV_OK) {
 
@@ -428,21 +490,19 @@ ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
             return NGX_HTTP_LFV_INTERNAL;
         }
 
-        ctx->message.data = p;
-        ctx->message.len =
+        audit->message.data = p;
+        audit->message.len =
             ngx_sprintf(p, "%s %i is over the cap of %i for team \"%V\"",
+                        (reason == NGX_HTTP_LFV_MIN_UNITS_CAP
+                         || audit->max_units <= 0)
+                        ? "MinInferenceUnits" : "MaxInferenceUnits",
                         reason == NGX_HTTP_LFV_MIN_UNITS_CAP
-                        ? "MinInferenceUnits"
-                        : (ctx->max_units > 0
-                           ? "MaxInferenceUnits"
-                           : "MinInferenceUnits (the upper bound without "
-                             "MaxInferenceUnits)"),
+                        ? audit->min_units
+                        : (ngx_int_t) ngx_http_lfv_units(audit),
                         reason == NGX_HTTP_LFV_MIN_UNITS_CAP
-                        ? ctx->min_units : (ngx_int_t) ngx_http_lfv_units(ctx),
-                        reason == NGX_HTTP_LFV_MIN_UNITS_CAP
-                        ? ctx->policy->max_min_units
-                        : ctx->policy->max_max_units,
-                        &ctx->team)
+                        ? audit->policy->max_min_units
+                        : audit->policy->max_max_units,
+                        &audit->team)
             - p;
     }
 
@@ -451,15 +511,15 @@ ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
 
 ngx_uint_t
-ngx_http_lfv_units(ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_units(ngx_http_lfv_audit_t *audit)
 {
     /* what a start consumes: MaxInferenceUnits, else MinInferenceUnits */
 
-    if (ctx->max_units > 0) {
-        return ctx->max_units;
+    if (audit->max_units > 0) {
+        return audit->max_units;
     }
 
-    return (ctx->min_units > 0) ? (ngx_uint_t) ctx->min_units : 0;
+    return (audit->min_units > 0) ? (ngx_uint_t) audit->min_units : 0;
 }
 
 
@@ -476,12 +536,14 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ngx_int_t                   rc;
     ngx_msec_t                  delay;
     ngx_http_lfv_creds_t       *creds;
+    ngx_http_lfv_audit_t       *audit;
     ngx_http_lfv_reason_e       reason;
     ngx_http_lfv_main_conf_t   *lmcf;
     ngx_http_lfv_creds_conf_t  *ccf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
     ccf = &lmcf->creds;
+    audit = ctx->audit;
 
     rc = ngx_http_lfv_credentials_get(ccf, &creds);
 
@@ -513,14 +575,14 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return;
     }
 
-    if (!ctx->limited && ctx->policy && lmcf->policy.zone) {
+    if (!ctx->limited && audit->policy && lmcf->policy.zone) {
 
         /* the rate and the budget are charged once, then maybe a delay */
 
         ctx->limited = 1;
 
-        reason = ngx_http_lfv_limit(lmcf->policy.zone, ctx->policy,
-                                    &ctx->key, ngx_http_lfv_units(ctx),
+        reason = ngx_http_lfv_limit(lmcf->policy.zone, audit->policy,
+                                    &audit->key, ngx_http_lfv_units(audit),
                                     &delay, &ctx->retry_after,
                                     r->connection->log);
 
@@ -621,102 +683,29 @@ static ngx_http_lfv_reason_e
 ngx_http_lfv_sign_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_creds_t *creds)
 {
+    ngx_http_lfv_audit_t  *audit;
+
     if (ngx_http_lfv_sign(r, ctx, creds, &ctx->body) != NGX_OK) {
         return NGX_HTTP_LFV_INTERNAL;
     }
 
+    audit = ctx->audit;
+
     /* the credentials may change before the access log is written */
 
-    ctx->access_key_id.data = ngx_pstrdup(r->pool, &creds->access_key_id);
-    if (ctx->access_key_id.data == NULL) {
+    audit->access_key_id.data = ngx_pstrdup(r->pool, &creds->access_key_id);
+    if (audit->access_key_id.data == NULL) {
         return NGX_HTTP_LFV_INTERNAL;
     }
 
-    ctx->access_key_id.len = creds->access_key_id.len;
-    ctx->source = creds->source;
+    audit->access_key_id.len = creds->access_key_id.len;
+    audit->source = creds->source;
 
-    ctx->reason = NGX_HTTP_LFV_FORWARDED;
+    audit->reason = NGX_HTTP_LFV_FORWARDED;
 
-    ngx_http_lfv_account(r, ctx, NGX_HTTP_LFV_FORWARDED);
+    ngx_http_lfv_account(r, audit, NGX_HTTP_LFV_FORWARDED);
 
     return NGX_HTTP_LFV_OK;
-}
-
-
-/* the body as one buffer: it is small (lfv_body_max_size) and hashed */
-
-static ngx_int_t
-ngx_http_lfv_read_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char                   *p;
-    off_t                     len;
-    ssize_t                   n;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
-    ngx_http_lfv_loc_conf_t  *llcf;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len > (off_t) llcf->body_max_size) {
-        return NGX_DECLINED;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    body->len = len;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-
-            /* the chunked filter ends with an empty buffer, pos NULL */
-
-            if (b->last != b->pos) {
-                p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            }
-
-            continue;
-        }
-
-        /* a body smaller than the cap lands in a file only when
-         * client_body_buffer_size is smaller still */
-
-        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                          b->file_pos);
-
-        if (n != b->file_last - b->file_pos) {
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -726,16 +715,9 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "lfv: request rejected: %V",
-                  &ngx_http_lfv_reason(reason)->name);
+    ngx_http_lfv_decide(r, ctx->audit, reason);
 
-    if (!ngx_http_lfv_decided(ctx)) {
-        ngx_http_lfv_account(r, ctx, reason);
-    }
-
-    rc = ngx_http_lfv_error(r, reason, ctx->message.len ? &ctx->message : NULL,
-                            ctx->retry_after);
+    rc = ngx_http_lfv_error(r, ctx, reason, ctx->retry_after);
 
     if (rc > NGX_OK) {
 
@@ -749,10 +731,27 @@ ngx_http_lfv_reject(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 }
 
 
+/* a rejection is logged, recorded and counted once */
+
+void
+ngx_http_lfv_decide(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
+    ngx_http_lfv_reason_e reason)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "lfv: request rejected: %V",
+                  &ngx_http_lfv_reason(reason)->name);
+
+    if (!ngx_http_lfv_decided(audit)) {
+        audit->reason = reason;
+        ngx_http_lfv_account(r, audit, reason);
+    }
+}
+
+
 /* per-team counters for the status page */
 
 static void
-ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
     ngx_http_lfv_reason_e reason)
 {
     ngx_http_lfv_main_conf_t  *lmcf;
@@ -763,21 +762,6 @@ ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
         return;
     }
 
-    ngx_http_lfv_limit_account(lmcf->policy.zone, &ctx->key, reason,
-                               ngx_http_lfv_units(ctx));
-}
-
-
-ngx_int_t
-ngx_http_lfv_log_handler(ngx_http_request_t *r)
-{
-    ngx_http_lfv_ctx_t  *ctx;
-
-    ctx = ngx_http_lfv_get_ctx(r);
-
-    if (ctx) {
-        ngx_http_lfv_sign_restore_headers(r, ctx);
-    }
-
-    return NGX_OK;
+    ngx_http_lfv_limit_account(lmcf->policy.zone, &audit->key, reason,
+                               ngx_http_lfv_units(audit));
 }

@@ -12,15 +12,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_lfv_module.h"
+
 
 /*
  * The request's way through the module: the PRECONTENT phase handler
- * (validation, policy, body, credentials, limits, signing) and the log
- * phase handler that gives the access log the client's headers back.
+ * (validation, policy, body, credentials, limits, signing).
  */
 
 ngx_int_t ngx_http_lfv_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_lfv_log_handler(ngx_http_request_t *r);
+ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r,
+    ngx_http_lfv_audit_t *audit);
+void ngx_http_lfv_decide(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
+    ngx_http_lfv_reason_e reason);
 
 
 #endif /* _NGX_HTTP_LFV_HANDLER_H_INCLUDED_ */

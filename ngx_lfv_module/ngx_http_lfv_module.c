@@ -15,6 +15,9 @@
 #include "ngx_http_lfv_refresh.h"
 #include "ngx_http_lfv_status.h"
 #include "ngx_http_lfv_envelope.h"
+#include "ngx_http_lfv_error.h"
+#include "ngx_http_lfv_body.h"
+#include "ngx_http_lfv_upstream.h"
 
 
 #define NGX_HTTP_LFV_BODY_MAX  65536
@@ -180,15 +183,17 @@ ngx_module_t  ngx_http_lfv_module = {
 static ngx_int_t
 ngx_http_lfv_preconfiguration(ngx_conf_t *cf)
 {
-    return ngx_http_lfv_add_variables(cf);
+    if (ngx_http_lfv_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_lfv_upstream_add_variables(cf);
 }
 
 
 static ngx_int_t
 ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_uint_t                  n;
-    ngx_array_t                *a;
     ngx_http_handler_pt        *h;
     ngx_pool_cleanup_t         *cln;
     ngx_http_lfv_main_conf_t   *lmcf;
@@ -200,7 +205,14 @@ ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_lfv_envelope_init(cf) != NGX_OK) {
+    if (lmcf->file && ngx_http_lfv_upstream_check_conf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_lfv_envelope_init(cf) != NGX_OK
+        || ngx_http_lfv_error_init(cf) != NGX_OK
+        || ngx_http_lfv_body_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -213,24 +225,12 @@ ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_lfv_handler;
 
-    /*
-     * The log phase runs its handlers in the order they were added and
-     * the log module added its own first: ours goes in front, so that
-     * the access log sees the client's headers again.
-     */
-
-    a = &cmcf->phases[NGX_HTTP_LOG_PHASE].handlers;
-
-    h = ngx_array_push(a);
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h = a->elts;
-    n = a->nelts - 1;
-
-    ngx_memmove(&h[1], &h[0], n * sizeof(ngx_http_handler_pt));
-    h[0] = ngx_http_lfv_log_handler;
+    *h = ngx_http_lfv_upstream_log_handler;
 
     if (ngx_http_lfv_sigv4_crypto_init(&lmcf->crypto) != NGX_OK) {
         ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
@@ -344,6 +344,8 @@ ngx_http_lfv_create_loc_conf(ngx_conf_t *cf)
      *
      *     llcf->region = { 0, NULL };
      *     llcf->host = { 0, NULL };
+     *     llcf->file = NULL;
+     *     llcf->line = 0;
      */
 
     llcf->enable = NGX_CONF_UNSET;
@@ -369,13 +371,19 @@ ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->error_format, prev->error_format,
                               NGX_HTTP_LFV_FORMAT_AWS);
 
+    if (conf->file == NULL) {
+        conf->file = prev->file;
+        conf->line = prev->line;
+    }
+
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
 
     if (conf->region.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"lfv_region\" is not set for \"lfv on\"");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"lfv_region\" is not set for \"lfv on\" in %s:%ui",
+                      conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -407,9 +415,22 @@ ngx_http_lfv(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
 
-    if (rv == NGX_CONF_OK && llcf->enable) {
-        lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lfv_module);
-        lmcf->enabled = 1;
+    if (rv != NGX_CONF_OK || !llcf->enable) {
+        return rv;
+    }
+
+    /* where "lfv on" is, for the errors that concern its location */
+
+    llcf->file = cf->conf_file->file.name.data;
+    llcf->line = cf->conf_file->line;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lfv_module);
+
+    lmcf->enabled = 1;
+
+    if (lmcf->file == NULL) {
+        lmcf->file = llcf->file;
+        lmcf->line = llcf->line;
     }
 
     return rv;

@@ -41,6 +41,9 @@ typedef struct {
     time_t                      date_time;      /* of the cached date */
     u_char                      date[NGX_HTTP_LFV_AMZ_DATE_LEN];
     ngx_uint_t                  enabled;        /* some location uses us */
+    u_char                     *file;           /* of the first "lfv on",
+                                                   NULL: none */
+    ngx_uint_t                  line;
 } ngx_http_lfv_main_conf_t;
 
 
@@ -51,8 +54,16 @@ typedef struct {
     size_t                      body_max_size;
     ngx_http_complex_value_t   *team;
     ngx_uint_t                  error_format;
+    u_char                     *file;           /* of "lfv on", for logs */
+    ngx_uint_t                  line;
 } ngx_http_lfv_loc_conf_t;
 
+
+/*
+ * What the audit trail records of a request: found again after an
+ * internal redirect (error_page), so that the log and a redirected
+ * request know what was decided.
+ */
 
 typedef struct {
     ngx_str_t                   team;
@@ -68,29 +79,48 @@ typedef struct {
 
     ngx_http_lfv_reason_e       reason;
     ngx_str_t                   message;        /* overrides the reason's */
+} ngx_http_lfv_audit_t;
 
+
+/*
+ * The state of the phase handler and of the filters: the module's
+ * request context, which nginx clears on an internal redirect.
+ */
+
+typedef struct {
+    ngx_http_lfv_audit_t       *audit;
+
+    ngx_buf_t                  *body_buf;       /* while the body is read */
     ngx_str_t                   body;
     ngx_msec_t                  wait_start;
     time_t                      retry_after;
-
     ngx_int_t                   status;         /* of the phase handler */
-    ngx_list_t                  client_headers; /* given back for logging */
-    void                       *envelope;
 
-    unsigned                    swapped:1;
+    /* what was signed, for the variables of lfv_proxy_params */
+    ngx_str_t                   uri;
+    ngx_str_t                   header[NGX_HTTP_LFV_H_LAST];
+    ngx_str_t                   authorization;
+
+    void                       *envelope;
+    ngx_buf_t                  *error_body;     /* replaces nginx's page */
+
     unsigned                    limited:1;
+    unsigned                    signed_request:1;
+    unsigned                    signature_sent:1;
+    unsigned                    answered:1;     /* the module's own reply */
     unsigned                    envelope_sent:1;
+    unsigned                    error_sent:1;
 } ngx_http_lfv_ctx_t;
 
 
 /* the decision is the reason: none yet, forwarded, or a rejection */
 
-#define ngx_http_lfv_decided(ctx)    ((ctx)->reason != NGX_HTTP_LFV_OK)
-#define ngx_http_lfv_forwarded(ctx)  ((ctx)->reason == NGX_HTTP_LFV_FORWARDED)
+#define ngx_http_lfv_decided(a)    ((a)->reason != NGX_HTTP_LFV_OK)
+#define ngx_http_lfv_forwarded(a)  ((a)->reason == NGX_HTTP_LFV_FORWARDED)
 
 
-ngx_http_lfv_ctx_t *ngx_http_lfv_get_ctx(ngx_http_request_t *r);
-ngx_uint_t ngx_http_lfv_units(ngx_http_lfv_ctx_t *ctx);
+ngx_http_lfv_audit_t *ngx_http_lfv_get_audit(ngx_http_request_t *r);
+ngx_uint_t ngx_http_lfv_units(ngx_http_lfv_audit_t *audit);
 
 
 extern ngx_module_t  ngx_http_lfv_module;

@@ -64,6 +64,9 @@ typedef enum {
     NGX_HTTP_LFV_NO_CREDENTIALS,
     NGX_HTTP_LFV_INTERNAL,
 
+    /* nginx refused the request itself ($status says how) */
+    NGX_HTTP_LFV_HTTP,
+
     NGX_HTTP_LFV_FORWARDED,
 
     NGX_HTTP_LFV_REASON_LAST

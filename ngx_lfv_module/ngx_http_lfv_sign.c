@@ -17,11 +17,6 @@
 
 static ngx_http_lfv_sigv4_key_t *ngx_http_lfv_sign_key(ngx_http_request_t *r,
     ngx_http_lfv_creds_t *creds, ngx_http_lfv_sigv4_request_t *sr);
-static ngx_int_t ngx_http_lfv_sign_headers(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_sigv4_request_t *sr,
-    ngx_str_t *authorization);
-static ngx_int_t ngx_http_lfv_sign_header(ngx_list_t *headers, char *name,
-    char *lowcase, ngx_str_t *value);
 
 
 static ngx_str_t  ngx_http_lfv_service = ngx_string("lookoutvision");
@@ -29,9 +24,9 @@ static ngx_str_t  ngx_http_lfv_content_type = ngx_string("application/json");
 
 
 /*
- * Signs the validated request and replaces the headers that go upstream
- * with exactly the signed set: what the client sent is kept aside for
- * the log phase and never reaches the proxy module.
+ * Signs the validated request.  The signed values stay in the request
+ * context, where the variables of lfv_proxy_params give them to the
+ * proxy module; the client's headers are left as they are.
  */
 
 ngx_int_t
@@ -42,7 +37,6 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     size_t                         size;
     time_t                         now;
     ngx_tm_t                       tm;
-    ngx_str_t                      authorization;
     ngx_http_lfv_main_conf_t      *lmcf;
     ngx_http_lfv_loc_conf_t       *llcf;
     ngx_http_lfv_sigv4_key_t      *key;
@@ -79,12 +73,12 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 
     ngx_str_set(&sr.method, "POST");
     sr.uri = r->uri;
-    sr.host = llcf->host;
-    sr.content_type = ngx_http_lfv_content_type;
-    sr.amz_date.data = p;
-    sr.amz_date.len = NGX_HTTP_LFV_AMZ_DATE_LEN;
-    sr.security_token = creds->session_token;
-    sr.client_token = ctx->client_token;
+    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = ngx_http_lfv_content_type;
+    sr.header[NGX_HTTP_LFV_H_HOST] = llcf->host;
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = p;
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
+    sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = creds->session_token;
+    sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = ctx->audit->client_token;
     sr.region = llcf->region;
     sr.service = ngx_http_lfv_service;
     sr.access_key_id = creds->access_key_id;
@@ -125,17 +119,23 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    authorization.len = ngx_http_lfv_sigv4_authorization_len(&sr);
-    authorization.data = ngx_pnalloc(r->pool, authorization.len);
-    if (authorization.data == NULL) {
+    p = ngx_pnalloc(r->pool, ngx_http_lfv_sigv4_authorization_len(&sr));
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    authorization.len = ngx_http_lfv_sigv4_authorization(&sr, signature,
-                                                         authorization.data)
-                        - authorization.data;
+    ctx->authorization.data = p;
+    ctx->authorization.len = ngx_http_lfv_sigv4_authorization(&sr, signature,
+                                                              p)
+                             - p;
 
-    return ngx_http_lfv_sign_headers(r, ctx, &sr, &authorization);
+    ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
+
+    ctx->uri = sr.uri;
+    ngx_memcpy(ctx->header, sr.header, sizeof(sr.header));
+    ctx->signed_request = 1;
+
+    return NGX_OK;
 }
 
 
@@ -158,7 +158,8 @@ ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
             && kc->region.len == sr->region.len
             && ngx_strncmp(kc->region.data, sr->region.data, sr->region.len)
                == 0
-            && ngx_strncmp(kc->date, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN)
+            && ngx_strncmp(kc->date, ngx_http_lfv_sigv4_date(sr),
+                           NGX_HTTP_LFV_DATE_LEN)
                == 0)
         {
             return &kc->key;
@@ -172,8 +173,8 @@ ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
     kc->generation = 0;
 
     if (ngx_http_lfv_sigv4_derive_key(&lmcf->crypto, &creds->secret_access_key,
-                                      sr->amz_date.data, &sr->region,
-                                      &sr->service, &kc->key)
+                                      ngx_http_lfv_sigv4_date(sr),
+                                      &sr->region, &sr->service, &kc->key)
         != NGX_OK)
     {
         ngx_ssl_error(NGX_LOG_CRIT, r->connection->log, 0,
@@ -187,99 +188,9 @@ ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
 
     kc->generation = creds->generation;
     kc->region = sr->region;
-    ngx_memcpy(kc->date, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    ngx_memcpy(kc->date, ngx_http_lfv_sigv4_date(sr), NGX_HTTP_LFV_DATE_LEN);
 
     return &kc->key;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_sign_headers(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
-    ngx_http_lfv_sigv4_request_t *sr, ngx_str_t *authorization)
-{
-    ngx_list_t  headers;
-
-    if (ngx_list_init(&headers, r->pool, 6, sizeof(ngx_table_elt_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_lfv_sign_header(&headers, "Content-Type", "content-type",
-                                 &sr->content_type)
-        != NGX_OK
-        || ngx_http_lfv_sign_header(&headers, "X-Amz-Date", "x-amz-date",
-                                    &sr->amz_date)
-           != NGX_OK
-        || ngx_http_lfv_sign_header(&headers, "Authorization",
-                                    "authorization", authorization)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (sr->security_token.len
-        && ngx_http_lfv_sign_header(&headers, "X-Amz-Security-Token",
-                                    "x-amz-security-token",
-                                    &sr->security_token)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (sr->client_token.len
-        && ngx_http_lfv_sign_header(&headers, "X-Amzn-Client-Token",
-                                    "x-amzn-client-token", &sr->client_token)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (!ctx->swapped) {
-        ctx->client_headers = r->headers_in.headers;
-        ctx->swapped = 1;
-    }
-
-    r->headers_in.headers = headers;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_sign_header(ngx_list_t *headers, char *name, char *lowcase,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->lowcase_key = (u_char *) lowcase;
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-    h->value = *value;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-/* the log phase sees what the client sent, for $http_* in access logs */
-
-void
-ngx_http_lfv_sign_restore_headers(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx)
-{
-    if (ctx->swapped) {
-        r->headers_in.headers = ctx->client_headers;
-        ctx->swapped = 0;
-    }
 }
 
 

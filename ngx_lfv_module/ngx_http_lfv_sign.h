@@ -17,8 +17,6 @@
 
 ngx_int_t ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_creds_t *creds, ngx_str_t *body);
-void ngx_http_lfv_sign_restore_headers(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx);
 void ngx_http_lfv_sign_cleanup(ngx_http_lfv_main_conf_t *lmcf);
 
 

@@ -20,12 +20,23 @@
 
 static ngx_int_t ngx_http_lfv_sigv4_hmac(ngx_http_lfv_sigv4_crypto_t *c,
     u_char *key, size_t key_len, u_char *data, size_t len, u_char *out);
-static u_char *ngx_http_lfv_sigv4_header(u_char *p, char *name, size_t len,
-    ngx_str_t *value);
+static u_char *ngx_http_lfv_sigv4_header(u_char *p,
+    ngx_http_lfv_sigv4_header_t *h, ngx_str_t *value);
 
 
 static u_char  ngx_http_lfv_sigv4_algorithm[] = "AWS4-HMAC-SHA256";
 static u_char  ngx_http_lfv_sigv4_terminator[] = "aws4_request";
+
+
+/* indexed by ngx_http_lfv_signed_e */
+
+ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[] = {
+    { ngx_string("Content-Type"), ngx_string("content-type") },
+    { ngx_string("Host"), ngx_string("host") },
+    { ngx_string("X-Amz-Date"), ngx_string("x-amz-date") },
+    { ngx_string("X-Amz-Security-Token"), ngx_string("x-amz-security-token") },
+    { ngx_string("X-Amzn-Client-Token"), ngx_string("x-amzn-client-token") },
+};
 
 
 ngx_int_t
@@ -221,24 +232,29 @@ ngx_http_lfv_sigv4_key_free(ngx_http_lfv_sigv4_key_t *key)
 size_t
 ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr)
 {
+    size_t      len;
+    ngx_uint_t  i;
+
     /* an upper bound: canonical header values are never longer */
 
-    return sr->method.len + 1 + sr->uri.len + 1 + 1
-           + sizeof("content-type:\n") - 1 + sr->content_type.len
-           + sizeof("host:\n") - 1 + sr->host.len
-           + sizeof("x-amz-date:\n") - 1 + sr->amz_date.len
-           + sizeof("x-amz-security-token:\n") - 1 + sr->security_token.len
-           + sizeof("x-amzn-client-token:\n") - 1 + sr->client_token.len
-           + 1
-           + sizeof("content-type;host;x-amz-date;x-amz-security-token;"
-                    "x-amzn-client-token\n") - 1
-           + NGX_HTTP_LFV_SHA256_HEX_LEN;
+    len = sr->method.len + 1 + sr->uri.len + 1 + 1 + 1
+          + NGX_HTTP_LFV_SHA256_HEX_LEN;
+
+    for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {
+        len += ngx_http_lfv_sigv4_headers[i].lowcase.len + 1
+               + sr->header[i].len + 1
+               + ngx_http_lfv_sigv4_headers[i].lowcase.len + 1;
+    }
+
+    return len;
 }
 
 
 u_char *
 ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
 {
+    ngx_uint_t  i;
+
     /* the query string is always empty: the validator rejects one */
 
     p = ngx_cpymem(p, sr->method.data, sr->method.len);
@@ -247,29 +263,11 @@ ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
     *p++ = '\n';
     *p++ = '\n';
 
-    /* headers in the byte order of their lower-case names */
-
-    if (sr->content_type.len) {
-        p = ngx_http_lfv_sigv4_header(p, "content-type:",
-                                      sizeof("content-type:") - 1,
-                                      &sr->content_type);
-    }
-
-    p = ngx_http_lfv_sigv4_header(p, "host:", sizeof("host:") - 1,
-                                  &sr->host);
-    p = ngx_http_lfv_sigv4_header(p, "x-amz-date:", sizeof("x-amz-date:") - 1,
-                                  &sr->amz_date);
-
-    if (sr->security_token.len) {
-        p = ngx_http_lfv_sigv4_header(p, "x-amz-security-token:",
-                                      sizeof("x-amz-security-token:") - 1,
-                                      &sr->security_token);
-    }
-
-    if (sr->client_token.len) {
-        p = ngx_http_lfv_sigv4_header(p, "x-amzn-client-token:",
-                                      sizeof("x-amzn-client-token:") - 1,
-                                      &sr->client_token);
+    for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {
+        if (sr->header[i].len) {
+            p = ngx_http_lfv_sigv4_header(p, &ngx_http_lfv_sigv4_headers[i],
+                                          &sr->header[i]);
+        }
     }
 
     *p++ = '\n';
@@ -282,11 +280,13 @@ ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
 
 
 static u_char *
-ngx_http_lfv_sigv4_header(u_char *p, char *name, size_t len, ngx_str_t *value)
+ngx_http_lfv_sigv4_header(u_char *p, ngx_http_lfv_sigv4_header_t *h,
+    ngx_str_t *value)
 {
     u_char  *s, *end;
 
-    p = ngx_cpymem(p, name, len);
+    p = ngx_cpymem(p, h->lowcase.data, h->lowcase.len);
+    *p++ = ':';
 
     s = value->data;
     end = s + value->len;
@@ -339,20 +339,22 @@ ngx_http_lfv_sigv4_header(u_char *p, char *name, size_t len, ngx_str_t *value)
 u_char *
 ngx_http_lfv_sigv4_signed_headers(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
 {
-    if (sr->content_type.len) {
-        p = ngx_cpymem(p, "content-type;", sizeof("content-type;") - 1);
-    }
+    u_char      *start;
+    ngx_uint_t   i;
 
-    p = ngx_cpymem(p, "host;x-amz-date", sizeof("host;x-amz-date") - 1);
+    start = p;
 
-    if (sr->security_token.len) {
-        p = ngx_cpymem(p, ";x-amz-security-token",
-                       sizeof(";x-amz-security-token") - 1);
-    }
+    for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {
+        if (sr->header[i].len == 0) {
+            continue;
+        }
 
-    if (sr->client_token.len) {
-        p = ngx_cpymem(p, ";x-amzn-client-token",
-                       sizeof(";x-amzn-client-token") - 1);
+        if (p != start) {
+            *p++ = ';';
+        }
+
+        p = ngx_cpymem(p, ngx_http_lfv_sigv4_headers[i].lowcase.data,
+                       ngx_http_lfv_sigv4_headers[i].lowcase.len);
     }
 
     return p;
@@ -364,18 +366,21 @@ ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
     ngx_http_lfv_sigv4_request_t *sr, ngx_http_lfv_sigv4_key_t *key,
     u_char *scratch, size_t size, u_char *signature)
 {
-    u_char  *p, *sts;
-    size_t   n;
-    u_char   mac[NGX_HTTP_LFV_SHA256_LEN];
+    u_char     *p, *sts;
+    size_t      n;
+    ngx_str_t  *date;
+    u_char      mac[NGX_HTTP_LFV_SHA256_LEN];
+
+    date = &sr->header[NGX_HTTP_LFV_H_AMZ_DATE];
 
     n = ngx_http_lfv_sigv4_canonical_len(sr);
 
-    if (n + sizeof(ngx_http_lfv_sigv4_algorithm) + sr->amz_date.len + 1
+    if (n + sizeof(ngx_http_lfv_sigv4_algorithm) + date->len + 1
         + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len + 1 + sr->service.len
         + 1 + sizeof(ngx_http_lfv_sigv4_terminator)
         + NGX_HTTP_LFV_SHA256_HEX_LEN
         > size
-        || sr->amz_date.len != NGX_HTTP_LFV_AMZ_DATE_LEN)
+        || date->len != NGX_HTTP_LFV_AMZ_DATE_LEN)
     {
         return NGX_ERROR;
     }
@@ -387,9 +392,9 @@ ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
     p = ngx_cpymem(sts, ngx_http_lfv_sigv4_algorithm,
                    sizeof(ngx_http_lfv_sigv4_algorithm) - 1);
     *p++ = '\n';
-    p = ngx_cpymem(p, sr->amz_date.data, sr->amz_date.len);
+    p = ngx_cpymem(p, date->data, date->len);
     *p++ = '\n';
-    p = ngx_cpymem(p, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    p = ngx_cpymem(p, date->data, NGX_HTTP_LFV_DATE_LEN);
     *p++ = '/';
     p = ngx_cpymem(p, sr->region.data, sr->region.len);
     *p++ = '/';
@@ -458,7 +463,8 @@ ngx_http_lfv_sigv4_authorization(ngx_http_lfv_sigv4_request_t *sr,
     p = ngx_cpymem(p, " Credential=", sizeof(" Credential=") - 1);
     p = ngx_cpymem(p, sr->access_key_id.data, sr->access_key_id.len);
     *p++ = '/';
-    p = ngx_cpymem(p, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    p = ngx_cpymem(p, ngx_http_lfv_sigv4_date(sr),
+                   NGX_HTTP_LFV_DATE_LEN);
     *p++ = '/';
     p = ngx_cpymem(p, sr->region.data, sr->region.len);
     *p++ = '/';

@@ -47,19 +47,48 @@ typedef struct {
 
 
 /*
+ * The signed headers, indexed in the byte order of their lower-case
+ * names, as the canonical request lists them: the one table that the
+ * signer, the variables that proxy_set_header sends and the check of
+ * the request that proxy_pass built all read.
+ */
+
+typedef enum {
+    NGX_HTTP_LFV_H_CONTENT_TYPE = 0,
+    NGX_HTTP_LFV_H_HOST,
+    NGX_HTTP_LFV_H_AMZ_DATE,
+    NGX_HTTP_LFV_H_SECURITY_TOKEN,
+    NGX_HTTP_LFV_H_CLIENT_TOKEN,
+    NGX_HTTP_LFV_H_LAST
+} ngx_http_lfv_signed_e;
+
+
+typedef struct {
+    ngx_str_t                   name;              /* as sent */
+    ngx_str_t                   lowcase;           /* as signed */
+} ngx_http_lfv_sigv4_header_t;
+
+
+extern ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[];
+
+
+/* the date of the scope: the first 8 bytes of X-Amz-Date */
+
+#define ngx_http_lfv_sigv4_date(sr)                                          \
+    ((sr)->header[NGX_HTTP_LFV_H_AMZ_DATE].data)
+
+
+/*
  * Everything that is signed.  The values are sent exactly as given;
  * the canonical form trims and folds their whitespace as SigV4 says.
+ * An empty header is not signed (host and date never are empty).
  * The URI must need no encoding (the request validator ensures it).
  */
 
 typedef struct {
     ngx_str_t                   method;
     ngx_str_t                   uri;
-    ngx_str_t                   host;
-    ngx_str_t                   content_type;      /* empty: not signed */
-    ngx_str_t                   amz_date;
-    ngx_str_t                   security_token;    /* empty: none */
-    ngx_str_t                   client_token;      /* empty: none */
+    ngx_str_t                   header[NGX_HTTP_LFV_H_LAST];
     ngx_str_t                   region;
     ngx_str_t                   service;
     ngx_str_t                   access_key_id;

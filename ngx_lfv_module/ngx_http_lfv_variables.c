@@ -28,30 +28,30 @@ static void ngx_http_lfv_variable_set(ngx_http_variable_value_t *v,
 static ngx_http_variable_t  ngx_http_lfv_vars[] = {
 
     { ngx_string("lfv_team"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, team), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, team), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_project"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, project), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, project), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_model_version"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, version), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, version), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_client_token"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, client_token), NGX_HTTP_VAR_NOCACHEABLE,
+      offsetof(ngx_http_lfv_audit_t, client_token), NGX_HTTP_VAR_NOCACHEABLE,
       0 },
 
     { ngx_string("lfv_access_key_id"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, access_key_id), NGX_HTTP_VAR_NOCACHEABLE,
+      offsetof(ngx_http_lfv_audit_t, access_key_id), NGX_HTTP_VAR_NOCACHEABLE,
       0 },
 
     { ngx_string("lfv_credential_source"), NULL, ngx_http_lfv_variable_str,
-      offsetof(ngx_http_lfv_ctx_t, source), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, source), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_min_units"), NULL, ngx_http_lfv_variable_units,
-      offsetof(ngx_http_lfv_ctx_t, min_units), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, min_units), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_max_units"), NULL, ngx_http_lfv_variable_units,
-      offsetof(ngx_http_lfv_ctx_t, max_units), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_lfv_audit_t, max_units), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_decision"), NULL, ngx_http_lfv_variable_decision,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -87,16 +87,16 @@ ngx_http_lfv_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t           *s;
-    ngx_http_lfv_ctx_t  *ctx;
+    ngx_http_lfv_audit_t  *audit;
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    audit = ngx_http_lfv_get_audit(r);
 
-    if (ctx == NULL) {
+    if (audit == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    s = (ngx_str_t *) ((u_char *) ctx + data);
+    s = (ngx_str_t *) ((u_char *) audit + data);
 
     ngx_http_lfv_variable_set(v, s->data, s->len);
 
@@ -110,16 +110,16 @@ ngx_http_lfv_variable_units(ngx_http_request_t *r,
 {
     u_char              *p;
     ngx_int_t            units;
-    ngx_http_lfv_ctx_t  *ctx;
+    ngx_http_lfv_audit_t  *audit;
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    audit = ngx_http_lfv_get_audit(r);
 
-    if (ctx == NULL) {
+    if (audit == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    units = *(ngx_int_t *) ((u_char *) ctx + data);
+    units = *(ngx_int_t *) ((u_char *) audit + data);
 
     if (units <= 0) {
         ngx_http_lfv_variable_set(v, NULL, 0);
@@ -141,16 +141,16 @@ static ngx_int_t
 ngx_http_lfv_variable_decision(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_lfv_ctx_t  *ctx;
+    ngx_http_lfv_audit_t  *audit;
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    audit = ngx_http_lfv_get_audit(r);
 
-    if (ctx == NULL || !ngx_http_lfv_decided(ctx)) {
+    if (audit == NULL || !ngx_http_lfv_decided(audit)) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    if (ngx_http_lfv_forwarded(ctx)) {
+    if (ngx_http_lfv_forwarded(audit)) {
         ngx_http_lfv_variable_set(v, (u_char *) "forwarded", 9);
 
     } else {
@@ -165,17 +165,17 @@ static ngx_int_t
 ngx_http_lfv_variable_reason(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_lfv_ctx_t     *ctx;
+    ngx_http_lfv_audit_t   *audit;
     ngx_http_lfv_reason_t  *rs;
 
-    ctx = ngx_http_lfv_get_ctx(r);
+    audit = ngx_http_lfv_get_audit(r);
 
-    if (ctx == NULL || !ngx_http_lfv_decided(ctx)) {
+    if (audit == NULL || !ngx_http_lfv_decided(audit)) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    rs = ngx_http_lfv_reason(ctx->reason);
+    rs = ngx_http_lfv_reason(audit->reason);
 
     ngx_http_lfv_variable_set(v, rs->name.data, rs->name.len);
 

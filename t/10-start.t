@@ -46,11 +46,7 @@ http {
             lfv on;
             lfv_region us-east-1;
 
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
+            include %%LFV_PROXY_PARAMS%%;
             proxy_ssl_trusted_certificate %%KEY_ca%%;
         }
     }

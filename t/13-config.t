@@ -12,6 +12,13 @@ use lib 't/lib';
 use LFV::Test;
 
 my $t = LFV::Test->new;
+my $out;
+
+# lfv_proxy_params verifies TLS: a CA file of our own for it
+my $ca = $t->prefix . '/ca.pem';
+$out = `openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=lfv-config-test -keyout '$ca.key' -out '$ca' 2>&1`;
+-s $ca or BAIL_OUT("no CA certificate: $out");
+$t->set(ca => $ca);
 
 # nginx -t on a configuration with these http and location lines
 
@@ -37,7 +44,8 @@ http {
 
         location / {
             %%KEY_location%%
-            proxy_pass https://127.0.0.1:1;
+            include %%LFV_PROXY_PARAMS%%;
+            proxy_ssl_trusted_certificate %%KEY_ca%%;
         }
     }
 }
@@ -59,8 +67,20 @@ sub conf_error {
     return $out;
 }
 
-conf_error('lfv_credentials static access_key_id=A secret_access_key=S;',
+# errors about an "lfv on" location name the line of "lfv on"
+
+my $conf = $t->prefix . '/nginx.conf';
+my $lfv_line;
+
+$out = conf_error('lfv_credentials static access_key_id=A secret_access_key=S;',
     'lfv on;', '"lfv_region" is not set for "lfv on"', 'no region');
+{
+    open my $fh, '<', $conf or die;
+    my $n = 0;
+    while (<$fh>) { $n++; $lfv_line = $n if /^\s*lfv on;/ }
+}
+like($out, qr/"lfv on" in \Q$conf\E:$lfv_line\b/,
+    "no region: names the line of \"lfv on\" ($lfv_line)");
 
 conf_error('lfv_credentials static access_key_id=A secret_access_key=S;',
     'lfv on; lfv_region US_EAST;',
@@ -74,7 +94,7 @@ conf_error('lfv_credentials static access_key_id=A;',
     '"lfv_credentials static" needs access_key_id= and secret_access_key=',
     'static without secret');
 
-my $out = conf_error(
+$out = conf_error(
     'lfv_credentials static access_key_id=A secret_access_key=S secret=TOPSECRET;',
     'lfv on; lfv_region us-east-1;', 'invalid parameter "secret"',
     'unknown static parameter');
@@ -99,9 +119,52 @@ conf_error('lfv_credentials static access_key_id=A secret_access_key=S;',
 conf_error('', 'lfv_credentials env;',
     '"lfv_credentials" directive is not allowed here', 'credentials context');
 
+# the signature goes only where lfv_proxy_params sends it
+
+sub conf_without_params {
+    my ($location) = @_;
+    $t->set(location => $location);
+    $t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    lfv_credentials static access_key_id=A secret_access_key=S;
+
+    server {
+        listen 127.0.0.1:%%PORT_http%%;
+
+        location / {
+            %%KEY_location%%
+        }
+    }
+}
+EOF
+    return $t->nginx_test;
+}
+
+my ($ok, $o) = conf_without_params("lfv on;\n lfv_region us-east-1;\n"
+    . ' proxy_pass https://127.0.0.1:1;');
+ok(!$ok, 'lfv on without lfv_proxy_params: nginx -t fails');
+like($o, qr/\[emerg\] "lfv on" in \Q$conf\E:\d+: the signature is sent nowhere; add "include lfv_proxy_params;" to its location/,
+    'lfv on without lfv_proxy_params: message') or diag $o;
+
+# a proxy_pass of one's own beside the include could send another host
+# or URI than the one signed
+
+($ok, $o) = conf_test('lfv_credentials static access_key_id=A secret_access_key=S;',
+    'lfv on; lfv_region us-east-1; proxy_pass https://127.0.0.1:1/x/;');
+ok(!$ok, 'own proxy_pass with a URI part beside lfv_proxy_params: nginx -t fails');
+like($o, qr/\[emerg\] "proxy_pass" directive is duplicate in \S*lfv_proxy_params:\d+/,
+    'own proxy_pass: refused at the include') or diag $o;
+
 # and a good one passes
 
-my ($ok, $o) = conf_test(
+($ok, $o) = conf_test(
     'lfv_credentials static access_key_id=A secret_access_key=S;',
     'lfv on; lfv_region eu-west-1; lfv_body_max_size 4k;');
 ok($ok, 'valid configuration passes') or diag $o;

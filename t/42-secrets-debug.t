@@ -62,6 +62,8 @@ sub without_proxy_dump {
     my ($log) = @_;
     $log =~ s/http proxy header:\n".*?\r\n\r\n"//sg;
     $log =~ s/^.*\] \d+#\d+: \*\d+ http proxy header: ".*"$//mg;
+    # the script engine's trace of the values lfv_proxy_params sends
+    $log =~ s/^.*\] \d+#\d+: \*\d+ http script var: ".*"$//mg;
     return $log;
 }
 

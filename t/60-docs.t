@@ -310,7 +310,8 @@ $n += $conf =~ s/^load_module\s+\S+;\n/%%TEST_GLOBALS%%\n/m;
 $n += $conf =~ s/^(http\s*\{\n)/$1    %%TEST_GLOBALS_HTTP%%\n/m;
 $n += $conf =~ s/(\blisten\s+127\.0\.0\.1:)\d+;/$1%%PORT_http%%;/;
 $n += $conf =~ s/(\bproxy_ssl_trusted_certificate\s+)\S+;/$1%%KEY_ca%%;/;
-is($n, 4, 'README configuration: load_module, http, listen and the CA found');
+$n += $conf =~ s/\binclude\s+lfv_proxy_params;/include %%LFV_PROXY_PARAMS%%;/;
+is($n, 5, 'README configuration: load_module, http, listen, the CA and lfv_proxy_params found');
 
 # a CA file of our own: the system bundle need not exist here
 

@@ -109,7 +109,11 @@ my (undef, $list) = run_cmd(20, 'dpkg-deb', '-c', $deb);
 like($list, qr{ \./usr/lib/nginx/modules/ngx_http_lfv_module\.so$}m, 'ships the module');
 like($list, qr{ \./usr/share/nginx/modules-available/mod-http-lfv\.conf$}m,
     'ships the load_module snippet');
-unlike($list, qr{ \./etc/}m, 'no files under /etc (the link is made by postinst)');
+like($list, qr{ \./etc/nginx/lfv_proxy_params$}m, 'ships /etc/nginx/lfv_proxy_params');
+is(scalar(() = $list =~ m{ \./etc/\S*[^/]$}mg), 1,
+    'no other file under /etc (the link is made by postinst)');
+my (undef, $conffiles) = run_cmd(20, 'dpkg-deb', '-I', $deb, 'conffiles');
+is($conffiles, "/etc/nginx/lfv_proxy_params\n", 'lfv_proxy_params is a conffile');
 
 # ---------------------------------------------------------------- install
 
@@ -146,6 +150,8 @@ is($rc, 0, 'dpkg -i into the throwaway root') or diag($out);
 like(status(), qr/install ok installed/, 'installed');
 
 ok(-f in_root($SO), "module in $SO");
+is(slurp(in_root('/etc/nginx/lfv_proxy_params')),
+    slurp("$repo/ngx_lfv_module/lfv_proxy_params"), 'lfv_proxy_params installed');
 like(slurp(in_root($AVAILABLE)) // '',
     qr{^load_module /usr/lib/nginx/modules/ngx_http_lfv_module\.so;$}m,
     "load_module in $AVAILABLE");
@@ -166,6 +172,8 @@ my %edit = (
     'listen 127.0.0.1:8080;' => "listen 127.0.0.1:$port;",
     '/etc/ssl/certs/ca-certificates.crt' => $sim->{ca},
     '/var/log/nginx/lfv-audit.log' => $t->prefix . '/audit.log',
+    # relative to nginx's configuration directory, which is the root's
+    'include lfv_proxy_params;' => "include $root/etc/nginx/lfv_proxy_params;",
 );
 for my $from (sort keys %edit) {
     my $n = () = ($site // '') =~ /\Q$from\E/g;

@@ -89,11 +89,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     sr.method = f[0];
     sr.uri = f[1];
-    sr.host = f[2];
-    sr.content_type = f[3];
-    sr.amz_date = f[4];
-    sr.security_token = f[5];
-    sr.client_token = f[6];
+    sr.header[NGX_HTTP_LFV_H_HOST] = f[2];
+    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[3];
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[4];
+    sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = f[5];
+    sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = f[6];
     sr.region = f[7];
     sr.service = f[8];
     sr.access_key_id = f[9];
@@ -152,7 +152,7 @@ ngx_lfv_fuzz_sign(ngx_http_lfv_sigv4_crypto_t *c,
 
     size = ngx_lfv_unit_scratch_size(sr);
 
-    if (sr->amz_date.len != NGX_HTTP_LFV_AMZ_DATE_LEN) {
+    if (sr->header[NGX_HTTP_LFV_H_AMZ_DATE].len != NGX_HTTP_LFV_AMZ_DATE_LEN) {
 
         /* refused before the key is looked at */
 
@@ -170,7 +170,7 @@ ngx_lfv_fuzz_sign(ngx_http_lfv_sigv4_crypto_t *c,
 
     /* the date is the first 8 bytes of x-amz-date */
 
-    rc = ngx_http_lfv_sigv4_derive_key(c, secret, sr->amz_date.data,
+    rc = ngx_http_lfv_sigv4_derive_key(c, secret, ngx_http_lfv_sigv4_date(sr),
                                        &sr->region, &sr->service, &key);
 
     if (rc != (secret->len > NGX_LFV_FUZZ_SECRET_MAX ? NGX_ERROR : NGX_OK)) {
@@ -198,7 +198,7 @@ ngx_lfv_fuzz_sign(ngx_http_lfv_sigv4_crypto_t *c,
 
     /* derived again in place (the HMAC context is reused) */
 
-    if (ngx_http_lfv_sigv4_derive_key(c, secret, sr->amz_date.data,
+    if (ngx_http_lfv_sigv4_derive_key(c, secret, ngx_http_lfv_sigv4_date(sr),
                                       &sr->region, &sr->service, &key)
         != NGX_OK)
     {
@@ -213,7 +213,7 @@ ngx_lfv_fuzz_sign(ngx_http_lfv_sigv4_crypto_t *c,
 
     /* and a fresh key, while the first one still exists */
 
-    if (ngx_http_lfv_sigv4_derive_key(c, secret, sr->amz_date.data,
+    if (ngx_http_lfv_sigv4_derive_key(c, secret, ngx_http_lfv_sigv4_date(sr),
                                       &sr->region, &sr->service, &fresh)
         != NGX_OK)
     {

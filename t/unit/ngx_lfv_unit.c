@@ -104,7 +104,7 @@ ngx_lfv_unit_scratch_size(ngx_http_lfv_sigv4_request_t *sr)
 {
     return ngx_http_lfv_sigv4_canonical_len(sr)
            + sizeof("AWS4-HMAC-SHA256\n") - 1
-           + sr->amz_date.len + 1
+           + sr->header[NGX_HTTP_LFV_H_AMZ_DATE].len + 1
            + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len + 1
            + sr->service.len + 1 + sizeof("aws4_request\n") - 1
            + NGX_HTTP_LFV_SHA256_HEX_LEN;

@@ -168,18 +168,18 @@ ngx_lfv_unit_sign(ngx_lfv_unit_signer_t *s, u_char *line, size_t len)
 
     sr.method = f[2];
     sr.uri = f[3];
-    sr.host = f[4];
-    sr.content_type = f[5];
-    sr.amz_date = f[6];
-    sr.security_token = f[7];
-    sr.client_token = f[8];
+    sr.header[NGX_HTTP_LFV_H_HOST] = f[4];
+    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[5];
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[6];
+    sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = f[7];
+    sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = f[8];
     sr.region = f[9];
     sr.service = f[10];
     sr.access_key_id = f[11];
     secret = f[12];
     body = f[13];
 
-    if (sr.amz_date.len != NGX_HTTP_LFV_AMZ_DATE_LEN) {
+    if (sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len != NGX_HTTP_LFV_AMZ_DATE_LEN) {
         return "x-amz-date";
     }
 
@@ -194,8 +194,8 @@ ngx_lfv_unit_sign(ngx_lfv_unit_signer_t *s, u_char *line, size_t len)
         ngx_memzero(&local, sizeof(ngx_http_lfv_sigv4_key_t));
 
         if (ngx_http_lfv_sigv4_derive_key(&s->crypto, &secret,
-                                          sr.amz_date.data, &sr.region,
-                                          &sr.service, &local)
+                                          ngx_http_lfv_sigv4_date(&sr),
+                                          &sr.region, &sr.service, &local)
             != NGX_OK)
         {
             ngx_http_lfv_sigv4_key_free(&local);
@@ -296,7 +296,8 @@ ngx_lfv_unit_key(ngx_lfv_unit_signer_t *s, ngx_http_lfv_sigv4_request_t *sr,
         k = &s->keys[i];
 
         if (k->valid
-            && ngx_memcmp(k->date, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN)
+            && ngx_memcmp(k->date, ngx_http_lfv_sigv4_date(sr),
+                          NGX_HTTP_LFV_DATE_LEN)
                == 0
             && ngx_lfv_unit_eq(&k->secret, secret)
             && ngx_lfv_unit_eq(&k->region, &sr->region)
@@ -312,8 +313,9 @@ ngx_lfv_unit_key(ngx_lfv_unit_signer_t *s, ngx_http_lfv_sigv4_request_t *sr,
             k->valid = 0;
 
             if (ngx_http_lfv_sigv4_derive_key(&s->crypto, secret,
-                                              sr->amz_date.data, &sr->region,
-                                              &sr->service, &k->key)
+                                              ngx_http_lfv_sigv4_date(sr),
+                                              &sr->region, &sr->service,
+                                              &k->key)
                 != NGX_OK)
             {
                 ngx_lfv_unit_key_clear(k);
@@ -333,7 +335,8 @@ ngx_lfv_unit_key(ngx_lfv_unit_signer_t *s, ngx_http_lfv_sigv4_request_t *sr,
 
     ngx_lfv_unit_key_clear(k);
 
-    if (ngx_http_lfv_sigv4_derive_key(&s->crypto, secret, sr->amz_date.data,
+    if (ngx_http_lfv_sigv4_derive_key(&s->crypto, secret,
+                                      ngx_http_lfv_sigv4_date(sr),
                                       &sr->region, &sr->service, &k->key)
         != NGX_OK)
     {
@@ -347,7 +350,7 @@ ngx_lfv_unit_key(ngx_lfv_unit_signer_t *s, ngx_http_lfv_sigv4_request_t *sr,
         exit(2);
     }
 
-    ngx_memcpy(k->date, sr->amz_date.data, NGX_HTTP_LFV_DATE_LEN);
+    ngx_memcpy(k->date, ngx_http_lfv_sigv4_date(sr), NGX_HTTP_LFV_DATE_LEN);
     k->valid = 1;
     s->derived++;
 

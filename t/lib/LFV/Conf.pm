@@ -71,11 +71,7 @@ http {
 
             %%KEY_location%%
 
-            proxy_pass https://lookoutvision.us-east-1.amazonaws.com;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_verify on;
-            proxy_ssl_server_name on;
+            include %%LFV_PROXY_PARAMS%%;
             proxy_ssl_trusted_certificate %%KEY_ca%%;
         }
     }

@@ -53,6 +53,7 @@ new() calls BAIL_OUT("module not built: run make ...") - tests never skip.
   write_file($name,$content)  file inside the prefix (subdirs created); returns full path
   write_conf($text)       prefix/nginx.conf after substitutions of
                           %%TEST_GLOBALS%% %%TEST_GLOBALS_HTTP%% %%PORT_x%% %%PREFIX%% %%KEY_x%%
+                          %%LFV_PROXY_PARAMS%% (the module's lfv_proxy_params)
                           (any other %%UPPERCASE...%% token, or an unset KEY, dies)
   run                     start nginx (daemon, master); waits for pid file, >= 1 worker and every
                           IPv4 `listen ...%%PORT_x%%...` (not udp) to accept; dies with error.log tail
@@ -238,6 +239,7 @@ sub write_conf {
     $text =~ s/%%TEST_GLOBALS%%/$globals/g;
     $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $text =~ s/%%PREFIX%%/$p/g;
+    $text =~ s/%%LFV_PROXY_PARAMS%%/$REPO\/ngx_lfv_module\/lfv_proxy_params/g;
     $text =~ s/%%PORT_([A-Za-z0-9_]+)%%/$self->port($1)/ge;
     $text =~ s{%%KEY_([A-Za-z0-9_]+)%%}{
         defined $self->{keys}{$1} ? $self->{keys}{$1}
