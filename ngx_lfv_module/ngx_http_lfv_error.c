@@ -26,7 +26,6 @@ static ngx_int_t ngx_http_lfv_error_body_filter(ngx_http_request_t *r,
 static ngx_str_t *ngx_http_lfv_envelope_code(ngx_http_lfv_reason_t *rs);
 static ngx_int_t ngx_http_lfv_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
-static ngx_int_t ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s);
 static ngx_table_elt_t *ngx_http_lfv_add_header(ngx_http_request_t *r,
     char *name, u_char *value, size_t len);
 
@@ -560,9 +559,12 @@ ngx_http_lfv_error_page(ngx_http_request_t *r, ngx_uint_t status)
 }
 
 
-/* invalid UTF-8 becomes U+FFFD, so that the JSON body parses */
+/*
+ * Invalid UTF-8 becomes U+FFFD, so that JSON (an error body, an audit
+ * line with escape=json) parses whatever bytes a client sent.
+ */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s)
 {
     u_char  *p, *last, *q, *dst, *start;

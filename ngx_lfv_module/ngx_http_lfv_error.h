@@ -27,6 +27,7 @@ ngx_http_lfv_reason_t *ngx_http_lfv_reason(ngx_http_lfv_reason_e reason);
 ngx_int_t ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_reason_e reason, time_t retry_after);
 ngx_int_t ngx_http_lfv_error_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s);
 
 
 #endif /* _NGX_HTTP_LFV_ERROR_H_INCLUDED_ */

@@ -100,14 +100,22 @@ static ngx_int_t
 ngx_http_lfv_upstream_secret(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_lfv_ctx_t  *ctx;
+    ngx_http_upstream_t  *u;
+    ngx_http_lfv_ctx_t   *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
+    u = r->upstream;
 
-    /* not in a log line, a header to the client, a mirror, a subrequest */
+    /*
+     * Only while proxy_pass builds the request: the upstream has been
+     * given the body chain, and the request chain that replaces it is
+     * not made yet.  Never in a log line, a header to the client, an
+     * error page, a mirror or another subrequest.
+     */
 
     if (ctx == NULL || !ctx->signed_request
-        || r->upstream == NULL || r->upstream->request_sent)
+        || u == NULL || u->request_sent || r->request_body == NULL
+        || u->request_bufs != r->request_body->bufs)
     {
         v->not_found = 1;
         return NGX_OK;

@@ -86,7 +86,7 @@ static ngx_int_t
 ngx_http_lfv_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t           *s;
+    ngx_str_t              s;
     ngx_http_lfv_audit_t  *audit;
 
     audit = ngx_http_lfv_get_audit(r);
@@ -96,9 +96,15 @@ ngx_http_lfv_variable_str(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    s = (ngx_str_t *) ((u_char *) audit + data);
+    /* a team name or a refused segment is the client's bytes */
 
-    ngx_http_lfv_variable_set(v, s->data, s->len);
+    s = *(ngx_str_t *) ((u_char *) audit + data);
+
+    if (ngx_http_lfv_utf8(r->pool, &s) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_lfv_variable_set(v, s.data, s.len);
 
     return NGX_OK;
 }
