@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_lfv_sigv4_hmac(ngx_http_lfv_sigv4_crypto_t *c,
     u_char *key, size_t key_len, u_char *data, size_t len, u_char *out);
 static u_char *ngx_http_lfv_sigv4_header(u_char *p,
     ngx_http_lfv_sigv4_header_t *h, ngx_str_t *value);
+static u_char *ngx_http_lfv_sigv4_scope(ngx_http_lfv_sigv4_request_t *sr,
+    u_char *p);
 
 
 static u_char  ngx_http_lfv_sigv4_algorithm[] = "AWS4-HMAC-SHA256";
@@ -394,14 +396,7 @@ ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
     *p++ = '\n';
     p = ngx_cpymem(p, date->data, date->len);
     *p++ = '\n';
-    p = ngx_cpymem(p, date->data, NGX_HTTP_LFV_DATE_LEN);
-    *p++ = '/';
-    p = ngx_cpymem(p, sr->region.data, sr->region.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, sr->service.data, sr->service.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, ngx_http_lfv_sigv4_terminator,
-                   sizeof(ngx_http_lfv_sigv4_terminator) - 1);
+    p = ngx_http_lfv_sigv4_scope(sr, p);
     *p++ = '\n';
 
     if (ngx_http_lfv_sigv4_sha256_hex(c, scratch, sts - scratch, p)
@@ -439,18 +434,42 @@ ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
 }
 
 
+/* the credential scope, in the string to sign and in Authorization */
+
+static u_char *
+ngx_http_lfv_sigv4_scope(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
+{
+    p = ngx_cpymem(p, ngx_http_lfv_sigv4_date(sr), NGX_HTTP_LFV_DATE_LEN);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->region.data, sr->region.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, sr->service.data, sr->service.len);
+    *p++ = '/';
+
+    return ngx_cpymem(p, ngx_http_lfv_sigv4_terminator,
+                      sizeof(ngx_http_lfv_sigv4_terminator) - 1);
+}
+
+
 size_t
 ngx_http_lfv_sigv4_authorization_len(ngx_http_lfv_sigv4_request_t *sr)
 {
-    return sizeof(ngx_http_lfv_sigv4_algorithm) - 1
-           + sizeof(" Credential=") - 1 + sr->access_key_id.len
-           + 1 + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len
-           + 1 + sr->service.len + 1
-           + sizeof(ngx_http_lfv_sigv4_terminator) - 1
-           + sizeof(", SignedHeaders=") - 1
-           + sizeof("content-type;host;x-amz-date;x-amz-security-token;"
-                    "x-amzn-client-token") - 1
-           + sizeof(", Signature=") - 1 + NGX_HTTP_LFV_SHA256_HEX_LEN;
+    size_t      len;
+    ngx_uint_t  i;
+
+    len = sizeof(ngx_http_lfv_sigv4_algorithm) - 1
+          + sizeof(" Credential=") - 1 + sr->access_key_id.len
+          + 1 + NGX_HTTP_LFV_DATE_LEN + 1 + sr->region.len
+          + 1 + sr->service.len + 1
+          + sizeof(ngx_http_lfv_sigv4_terminator) - 1
+          + sizeof(", SignedHeaders=") - 1
+          + sizeof(", Signature=") - 1 + NGX_HTTP_LFV_SHA256_HEX_LEN;
+
+    for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {
+        len += ngx_http_lfv_sigv4_headers[i].lowcase.len + 1;
+    }
+
+    return len;
 }
 
 
@@ -463,15 +482,7 @@ ngx_http_lfv_sigv4_authorization(ngx_http_lfv_sigv4_request_t *sr,
     p = ngx_cpymem(p, " Credential=", sizeof(" Credential=") - 1);
     p = ngx_cpymem(p, sr->access_key_id.data, sr->access_key_id.len);
     *p++ = '/';
-    p = ngx_cpymem(p, ngx_http_lfv_sigv4_date(sr),
-                   NGX_HTTP_LFV_DATE_LEN);
-    *p++ = '/';
-    p = ngx_cpymem(p, sr->region.data, sr->region.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, sr->service.data, sr->service.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, ngx_http_lfv_sigv4_terminator,
-                   sizeof(ngx_http_lfv_sigv4_terminator) - 1);
+    p = ngx_http_lfv_sigv4_scope(sr, p);
     p = ngx_cpymem(p, ", SignedHeaders=", sizeof(", SignedHeaders=") - 1);
     p = ngx_http_lfv_sigv4_signed_headers(sr, p);
     p = ngx_cpymem(p, ", Signature=", sizeof(", Signature=") - 1);

@@ -10,6 +10,7 @@
 
 #include "ngx_http_lfv_module.h"
 #include "ngx_http_lfv_upstream.h"
+#include "ngx_http_lfv_variables.h"
 
 
 static ngx_int_t ngx_http_lfv_upstream_variable(ngx_http_request_t *r,
@@ -62,19 +63,7 @@ static ngx_http_variable_t  ngx_http_lfv_upstream_vars[] = {
 ngx_int_t
 ngx_http_lfv_upstream_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_lfv_upstream_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_lfv_variables_add(cf, ngx_http_lfv_upstream_vars);
 }
 
 

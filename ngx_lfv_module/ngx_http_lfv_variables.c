@@ -66,9 +66,18 @@ static ngx_http_variable_t  ngx_http_lfv_vars[] = {
 ngx_int_t
 ngx_http_lfv_add_variables(ngx_conf_t *cf)
 {
+    return ngx_http_lfv_variables_add(cf, ngx_http_lfv_vars);
+}
+
+
+/* a null-terminated table of variables, as nginx's modules keep them */
+
+ngx_int_t
+ngx_http_lfv_variables_add(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
     ngx_http_variable_t  *var, *v;
 
-    for (v = ngx_http_lfv_vars; v->name.len; v++) {
+    for (v = vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
             return NGX_ERROR;

@@ -39,7 +39,8 @@ my $port = do {
 my $START_TIMEOUT = $ENV{LFV_DEMO_TIMEOUT} || 120;
 
 $ENV{DEMO_INSTALL} = 0;
-$ENV{DEMO_NGINX} = $ENV{LFV_NGINX} if $ENV{LFV_NGINX};
+# the nginx the suite runs, unless the module is compiled into it
+$ENV{DEMO_NGINX} = $ENV{LFV_NGINX} if $ENV{LFV_NGINX} && !$ENV{LFV_STATIC};
 $ENV{DEMO_DIR} = $dir;
 $ENV{DEMO_PORT} = $port;
 delete $ENV{DEMO_SELFTEST};
