@@ -34,11 +34,17 @@ ngx_int_t
 ngx_http_lfv_body_read(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_client_body_handler_pt handler)
 {
+    size_t                    size;
     ngx_http_lfv_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
-    ctx->body_buf = ngx_create_temp_buf(r->pool, llcf->body_max_size);
+    /* a Content-Length is at most the cap (checked before): no more */
+
+    size = (r->headers_in.content_length_n >= 0)
+           ? (size_t) r->headers_in.content_length_n : llcf->body_max_size;
+
+    ctx->body_buf = ngx_create_temp_buf(r->pool, ngx_max(size, 1));
     if (ctx->body_buf == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

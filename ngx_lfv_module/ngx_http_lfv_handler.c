@@ -401,9 +401,11 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Content-Type") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Type",
-                               h[i].key.len)
+        /* nginx has lower-cased every name already */
+
+        if (h[i].key.len == sizeof("content-type") - 1
+            && ngx_memcmp(h[i].lowcase_key, "content-type",
+                          sizeof("content-type") - 1)
                == 0)
         {
             reason = ngx_http_lfv_check_content_type(h[i].value.data,
@@ -415,10 +417,9 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
             continue;
         }
 
-        if (h[i].key.len == sizeof("X-Amzn-Client-Token") - 1
-            && ngx_strncasecmp(h[i].key.data,
-                               (u_char *) "X-Amzn-Client-Token",
-                               h[i].key.len)
+        if (h[i].key.len == sizeof("x-amzn-client-token") - 1
+            && ngx_memcmp(h[i].lowcase_key, "x-amzn-client-token",
+                          sizeof("x-amzn-client-token") - 1)
                == 0)
         {
             if (tokens++) {

@@ -344,6 +344,7 @@ ngx_http_lfv_create_loc_conf(ngx_conf_t *cf)
      *
      *     llcf->region = { 0, NULL };
      *     llcf->host = { 0, NULL };
+     *     llcf->endpoint = { 0, NULL };
      *     llcf->file = NULL;
      *     llcf->line = 0;
      */
@@ -387,20 +388,25 @@ ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->host.len == 0) {
-
-        /* the regional endpoint, as the SDKs build it */
-
-        conf->host.len = sizeof("lookoutvision..amazonaws.com") - 1
-                         + conf->region.len;
-        conf->host.data = ngx_pnalloc(cf->pool, conf->host.len);
-        if (conf->host.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_sprintf(conf->host.data, "lookoutvision.%V.amazonaws.com",
-                    &conf->region);
+    if (conf->host.len) {
+        conf->endpoint = conf->host;
+        return NGX_CONF_OK;
     }
+
+    /*
+     * The regional endpoint, as the SDKs build it; of this level's
+     * region, not inherited: a location may sign for another region.
+     */
+
+    conf->endpoint.len = sizeof("lookoutvision..amazonaws.com") - 1
+                         + conf->region.len;
+    conf->endpoint.data = ngx_pnalloc(cf->pool, conf->endpoint.len);
+    if (conf->endpoint.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(conf->endpoint.data, "lookoutvision.%V.amazonaws.com",
+                &conf->region);
 
     return NGX_CONF_OK;
 }

@@ -50,7 +50,8 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   region;
-    ngx_str_t                   host;
+    ngx_str_t                   host;           /* lfv_host */
+    ngx_str_t                   endpoint;       /* signed and reached */
     size_t                      body_max_size;
     ngx_http_complex_value_t   *team;
     ngx_uint_t                  error_format;
@@ -97,7 +98,6 @@ typedef struct {
     ngx_int_t                   status;         /* of the phase handler */
 
     /* what was signed, for the variables of lfv_proxy_params */
-    ngx_str_t                   uri;
     ngx_str_t                   header[NGX_HTTP_LFV_H_LAST];
     ngx_str_t                   authorization;
 

@@ -74,7 +74,7 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_str_set(&sr.method, "POST");
     sr.uri = r->uri;
     sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = ngx_http_lfv_content_type;
-    sr.header[NGX_HTTP_LFV_H_HOST] = llcf->host;
+    sr.header[NGX_HTTP_LFV_H_HOST] = llcf->endpoint;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = p;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
     sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = creds->session_token;
@@ -131,7 +131,6 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 
     ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
 
-    ctx->uri = sr.uri;
     ngx_memcpy(ctx->header, sr.header, sizeof(sr.header));
     ctx->signed_request = 1;
 

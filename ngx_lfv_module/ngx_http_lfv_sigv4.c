@@ -24,10 +24,16 @@ static u_char *ngx_http_lfv_sigv4_header(u_char *p,
     ngx_http_lfv_sigv4_header_t *h, ngx_str_t *value);
 static u_char *ngx_http_lfv_sigv4_scope(ngx_http_lfv_sigv4_request_t *sr,
     u_char *p);
+static void ngx_http_lfv_sigv4_hex(u_char *dst, u_char *digest);
 
 
 static u_char  ngx_http_lfv_sigv4_algorithm[] = "AWS4-HMAC-SHA256";
 static u_char  ngx_http_lfv_sigv4_terminator[] = "aws4_request";
+
+
+/* "00" to "ff": a digest becomes hex two characters at a time */
+
+static uint16_t  ngx_http_lfv_sigv4_hex_pairs[256];
 
 
 /* indexed by ngx_http_lfv_signed_e */
@@ -44,6 +50,17 @@ ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[] = {
 ngx_int_t
 ngx_http_lfv_sigv4_crypto_init(ngx_http_lfv_sigv4_crypto_t *c)
 {
+    u_char      pair[2];
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    for (i = 0; i < 256; i++) {
+        pair[0] = hex[i >> 4];
+        pair[1] = hex[i & 0xf];
+        ngx_memcpy(&ngx_http_lfv_sigv4_hex_pairs[i], pair, 2);
+    }
+
 #if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
     OSSL_PARAM  params[2];
 
@@ -120,7 +137,7 @@ ngx_http_lfv_sigv4_sha256_hex(ngx_http_lfv_sigv4_crypto_t *c, u_char *data,
         return NGX_ERROR;
     }
 
-    ngx_hex_dump(hex, md, NGX_HTTP_LFV_SHA256_LEN);
+    ngx_http_lfv_sigv4_hex(hex, md);
 
     return NGX_OK;
 }
@@ -428,9 +445,22 @@ ngx_http_lfv_sigv4_signature(ngx_http_lfv_sigv4_crypto_t *c,
     }
 #endif
 
-    ngx_hex_dump(signature, mac, NGX_HTTP_LFV_SHA256_LEN);
+    ngx_http_lfv_sigv4_hex(signature, mac);
 
     return NGX_OK;
+}
+
+
+/* a SHA-256 digest in lower-case hex, as SigV4 writes hashes */
+
+static void
+ngx_http_lfv_sigv4_hex(u_char *dst, u_char *digest)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_LFV_SHA256_LEN; i++) {
+        ngx_memcpy(dst + 2 * i, &ngx_http_lfv_sigv4_hex_pairs[digest[i]], 2);
+    }
 }
 
 

@@ -31,9 +31,6 @@ static ngx_int_t ngx_http_lfv_upstream_value(ngx_http_request_t *r,
 
 static ngx_http_variable_t  ngx_http_lfv_upstream_vars[] = {
 
-    { ngx_string("lfv_uri"), NULL, ngx_http_lfv_upstream_variable,
-      ngx_http_lfv_signed(uri), NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
     { ngx_string("lfv_host"), NULL, ngx_http_lfv_upstream_variable,
       ngx_http_lfv_signed(header[NGX_HTTP_LFV_H_HOST]),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },

@@ -62,8 +62,14 @@ EOF
         access_log %%PREFIX%%/audit.log audit;
         lfv_team \$http_x_team;
 
+        # lfv on with a region of the server: the location's own region
+        # is the one signed
+        lfv on;
+        lfv_region eu-west-1;
+
         # a mirror of every start: it must get the client's request only
         location = /mirror {
+            lfv off;
             internal;
             proxy_pass http://127.0.0.1:$v{mirror_port}\$request_uri;
         }
@@ -77,6 +83,7 @@ EOF
         }
 
         location = /lfv-error {
+            lfv off;
             return 418 "error page: auth=[\$http_authorization] token=[\$lfv_security_token]\n";
         }
 
@@ -154,6 +161,9 @@ is($r->{status}, 202, 'a start: 202');
 is(forwarded(), $n + 1, 'forwarded once');
 my ($last) = reverse $sim->journal;
 ok($last->{sig_ok}, 'signed correctly') or diag($last->{reason});
+is((map { $_->[1] } grep { lc $_->[0] eq 'host' } @{ $last->{headers} })[0],
+    'lookoutvision.us-east-1.amazonaws.com',
+    "the location's region, not the server's, names the host");
 is_deeply([ sort map { lc $_->[0] } @{ $last->{headers} } ],
     [ sort qw(host content-type x-amz-date x-amz-security-token authorization content-length) ],
     'AWS gets the signed set and Content-Length, nothing of the client');

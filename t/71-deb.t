@@ -145,6 +145,28 @@ sub host_state {
 }
 my $host_before = host_state();
 
+# a stand-in for Debian's nginx in the root: it takes the nginx-reload
+# trigger, as nginx-common does, and notes each time it is pulled
+{
+    my $fake = $t->prefix . '/fake-nginx';
+    mkdir $fake;
+    mkdir "$fake/DEBIAN";
+    $t->write_file("$fake/DEBIAN/control", "Package: fake-nginx-reload\nVersion: 1\n"
+        . "Architecture: all\nMaintainer: test <test\@example.org>\n"
+        . "Description: takes the nginx-reload trigger\n");
+    $t->write_file("$fake/DEBIAN/triggers", "interest-noawait nginx-reload\n");
+    $t->write_file("$fake/DEBIAN/postinst", "#!/bin/sh\n"
+        . "[ \"\$1\" = triggered ] && echo \"\$2\" >> \"\$DPKG_ROOT/reloads\"\nexit 0\n");
+    chmod 0755, "$fake/DEBIAN/postinst";
+    ($rc, $out) = run_cmd(60, 'dpkg-deb', '--root-owner-group', '--build', $fake,
+        $t->prefix . '/fake-nginx.deb');
+    is($rc, 0, 'a stand-in package that takes nginx-reload') or diag($out);
+    ($rc, $out) = dpkg('-i', $t->prefix . '/fake-nginx.deb');
+    is($rc, 0, 'installed into the root') or diag($out);
+}
+
+sub reloads { my $c = slurp("$root/reloads") // ''; return scalar(() = $c =~ /nginx-reload/g) }
+
 ($rc, $out) = dpkg('-i', $deb);
 is($rc, 0, 'dpkg -i into the throwaway root') or diag($out);
 like(status(), qr/install ok installed/, 'installed');
@@ -156,6 +178,15 @@ like(slurp(in_root($AVAILABLE)) // '',
     qr{^load_module /usr/lib/nginx/modules/ngx_http_lfv_module\.so;$}m,
     "load_module in $AVAILABLE");
 is(readlink(in_root($ENABLED)), $AVAILABLE, "postinst links $ENABLED");
+is(reloads(), 1, 'the install pulls nginx-reload');
+
+# an upgrade keeps what the administrator did: a removed link stays removed
+unlink in_root($ENABLED) or die $!;
+($rc, $out) = dpkg('-i', $deb);
+is($rc, 0, 'dpkg -i over the installed package (an upgrade)') or diag($out);
+ok(!-l in_root($ENABLED), 'the upgrade leaves the removed link removed');
+is(reloads(), 2, 'the upgrade pulls nginx-reload');
+symlink $AVAILABLE, in_root($ENABLED) or die $!;
 
 # ---------------------------------------------------------------- nginx
 
@@ -256,6 +287,7 @@ ok(!-e in_root($AVAILABLE), 'load_module snippet removed');
 ok(!-l in_root($ENABLED), 'modules-enabled link gone, so nginx no longer loads it');
 is(readlink(in_root("$ENABLED.removed")), $AVAILABLE,
     'link set aside as .removed (Debian: a reinstall restores it)');
+is(reloads(), 3, 'the removal pulls nginx-reload');
 
 # a reinstall restores the link; a remove with no site using lfv is quiet
 ($rc, $out) = dpkg('-i', $deb);
@@ -269,6 +301,7 @@ unlike($out, qr/warning/, 'no warning then');
 ($rc, $out) = dpkg('-P', $PKG);
 is($rc, 0, 'dpkg -P') or diag($out);
 ok(!-l in_root("$ENABLED.removed"), 'purge deletes the set-aside link');
+ok(!-e in_root('/etc/nginx/lfv_proxy_params'), 'purge deletes lfv_proxy_params');
 unlike(status(), $PRESENT, 'package gone');
 
 is(host_state(), $host_before, "the host's packages, dpkg log and /etc/nginx are unchanged");
