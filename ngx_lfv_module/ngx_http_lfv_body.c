@@ -34,48 +34,70 @@ ngx_int_t
 ngx_http_lfv_body_read(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_client_body_handler_pt handler)
 {
-    size_t                    size;
-    ngx_http_lfv_loc_conf_t  *llcf;
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
-
-    /* a Content-Length is at most the cap (checked before): no more */
-
-    size = (r->headers_in.content_length_n >= 0)
-           ? (size_t) r->headers_in.content_length_n : llcf->body_max_size;
-
-    ctx->body_buf = ngx_create_temp_buf(r->pool, ngx_max(size, 1));
-    if (ctx->body_buf == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->body_reading = 1;
 
     return ngx_http_read_client_request_body(r, handler);
 }
 
 
 /*
- * Copies what the length or chunked filter decoded into the body
- * buffer and frees their buffers at once; at the end, the one buffer
- * goes on to the save filter.  A body over the cap is refused as soon
- * as it is.
+ * A body that comes whole in one buffer (the usual small one, read with
+ * the headers) is used where it is.  Otherwise what the length or chunked
+ * filter decoded is copied into one buffer of at most the cap, and their
+ * buffers freed at once; at the end, that buffer goes on to the save
+ * filter.  A body over the cap is refused as soon as it is.
  */
 
 static ngx_int_t
 ngx_http_lfv_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    size_t               size;
-    ngx_buf_t           *b;
-    ngx_uint_t           last;
-    ngx_chain_t         *cl, *out;
-    ngx_http_lfv_ctx_t  *ctx;
+    size_t                    size;
+    ngx_buf_t                *b;
+    ngx_uint_t                last;
+    ngx_chain_t              *cl, *out;
+    ngx_http_lfv_ctx_t       *ctx;
+    ngx_http_lfv_loc_conf_t  *llcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
 
-    if (ctx == NULL || ctx->body_buf == NULL) {
+    if (ctx == NULL || !ctx->body_reading) {
         return ngx_http_next_request_body_filter(r, in);
     }
 
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
     b = ctx->body_buf;
+
+    if (b == NULL && in && in->next == NULL && in->buf->last_buf
+        && !in->buf->in_file
+        && (size_t) (in->buf->last - in->buf->pos) <= llcf->body_max_size)
+    {
+        ctx->body_reading = 0;
+        ctx->body.data = in->buf->pos;
+        ctx->body.len = in->buf->last - in->buf->pos;
+
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    if (b == NULL) {
+
+        /*
+         * A Content-Length is at most the cap (checked before); with
+         * chunked, nginx counts the decoded length in content_length_n
+         */
+
+        size = (r->headers_in.chunked || r->headers_in.content_length_n < 0)
+               ? llcf->body_max_size
+               : (size_t) r->headers_in.content_length_n;
+
+        b = ngx_create_temp_buf(r->pool, ngx_max(size, 1));
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->body_buf = b;
+    }
+
     last = 0;
 
     for (cl = in; cl; cl = cl->next) {
@@ -83,7 +105,7 @@ ngx_http_lfv_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (size > (size_t) (b->end - b->last)) {
             ngx_http_lfv_decide(r, ctx->audit, NGX_HTTP_LFV_BODY_TOO_LARGE);
-            ctx->body_buf = NULL;
+            ctx->body_reading = 0;
             return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
         }
 
@@ -101,7 +123,7 @@ ngx_http_lfv_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_request_body_filter(r, NULL);
     }
 
-    ctx->body_buf = NULL;
+    ctx->body_reading = 0;
     ctx->body.data = b->pos;
     ctx->body.len = b->last - b->pos;
 

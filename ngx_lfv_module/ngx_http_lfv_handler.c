@@ -448,7 +448,7 @@ ngx_http_lfv_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
 
-    ctx->body_buf = NULL;
+    ctx->body_reading = 0;
 
     reason = ngx_http_lfv_check_body(r, ctx);
 

@@ -91,7 +91,7 @@ typedef struct {
 typedef struct {
     ngx_http_lfv_audit_t       *audit;
 
-    ngx_buf_t                  *body_buf;       /* while the body is read */
+    ngx_buf_t                  *body_buf;       /* a body read in parts */
     ngx_str_t                   body;
     ngx_msec_t                  wait_start;
     time_t                      retry_after;
@@ -104,6 +104,7 @@ typedef struct {
     void                       *envelope;
     ngx_buf_t                  *error_body;     /* replaces nginx's page */
 
+    unsigned                    body_reading:1;
     unsigned                    limited:1;
     unsigned                    signed_request:1;
     unsigned                    signature_sent:1;

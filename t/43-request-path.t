@@ -180,6 +180,30 @@ like($mirror, qr{^\Q$URI\E auth="-" token="-" team="known"$}m,
     'mirror: the client\'s headers, no Authorization, no session token');
 unlike($mirror, qr/\Q$TOKEN\E|AWS4-HMAC/, 'mirror: no secret reaches the mirror');
 
+# a body larger than client_body_buffer_size, sent in two parts: kept in
+# memory (nginx would write it to a temporary file), signed as a whole
+
+{
+    my $mark = $t->error_log_mark;
+    my $body = '{"MinInferenceUnits":1' . (' ' x 300) . '}';
+    my $port = $t->port('http');
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die $!;
+    print $s "POST $URI HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        . "X-Team: known\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n"
+        . substr($body, 0, 100);
+    sleep 0.3;
+    print $s substr($body, 100);
+    my ($buf, $sel) = ('', IO::Select->new($s));
+    while ($sel->can_read(5)) {
+        last unless sysread($s, $buf, 4096, length $buf);
+    }
+    close $s;
+    like($buf, qr{^HTTP/1\.1 202 }, 'a body in two parts, over client_body_buffer_size: 202');
+    ($last) = reverse $sim->journal;
+    ok($last->{sig_ok}, 'signed over the whole body') or diag($last->{reason});
+    unlike($t->error_log($mark), qr/buffered to a temporary file/, 'no temporary file');
+}
+
 # ---------------------------------------------------------------- error_page
 
 my $audited = scalar(() = wait_audit(1));
