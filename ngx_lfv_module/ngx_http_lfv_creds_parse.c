@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_json.h"
 
 
 /* the credentials object itself is level 1 */
@@ -58,7 +59,6 @@ static ngx_int_t ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j,
 static ngx_int_t ngx_http_lfv_json_skip_number(ngx_http_lfv_json_t *j);
 static ngx_int_t ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j,
     char *literal, size_t len);
-static void ngx_http_lfv_json_space(ngx_http_lfv_json_t *j);
 static ngx_int_t ngx_http_lfv_parse_digits(u_char *p, ngx_uint_t n);
 
 
@@ -373,7 +373,7 @@ ngx_http_lfv_parse_credentials(u_char *p, size_t len,
 
     seen = 0;
 
-    ngx_http_lfv_json_space(&j);
+    j.pos = ngx_http_lfv_json_space(j.pos, j.last);
 
     if (j.pos == j.last || *j.pos != '{') {
         j.err = "credentials are not a JSON object";
@@ -382,7 +382,7 @@ ngx_http_lfv_parse_credentials(u_char *p, size_t len,
 
     j.pos++;
 
-    ngx_http_lfv_json_space(&j);
+    j.pos = ngx_http_lfv_json_space(j.pos, j.last);
 
     if (j.pos < j.last && *j.pos == '}') {
         j.pos++;
@@ -395,7 +395,7 @@ ngx_http_lfv_parse_credentials(u_char *p, size_t len,
             goto failed;
         }
 
-        ngx_http_lfv_json_space(&j);
+        j.pos = ngx_http_lfv_json_space(j.pos, j.last);
 
         if (j.pos == j.last) {
             j.err = "truncated JSON";
@@ -414,12 +414,12 @@ ngx_http_lfv_parse_credentials(u_char *p, size_t len,
 
         j.pos++;
 
-        ngx_http_lfv_json_space(&j);
+        j.pos = ngx_http_lfv_json_space(j.pos, j.last);
     }
 
 done:
 
-    ngx_http_lfv_json_space(&j);
+    j.pos = ngx_http_lfv_json_space(j.pos, j.last);
 
     if (j.pos != j.last) {
         j.err = "trailing data after JSON";
@@ -479,7 +479,7 @@ ngx_http_lfv_json_member(ngx_http_lfv_json_t *j,
         }
     }
 
-    ngx_http_lfv_json_space(j);
+    j->pos = ngx_http_lfv_json_space(j->pos, j->last);
 
     if (j->pos == j->last || *j->pos != ':') {
         j->err = (j->pos == j->last) ? "truncated JSON" : "invalid JSON";
@@ -488,7 +488,7 @@ ngx_http_lfv_json_member(ngx_http_lfv_json_t *j,
 
     j->pos++;
 
-    ngx_http_lfv_json_space(j);
+    j->pos = ngx_http_lfv_json_space(j->pos, j->last);
 
     if (i == NGX_HTTP_LFV_CREDS_UNKNOWN) {
         return ngx_http_lfv_json_skip_value(j, 1);
@@ -825,7 +825,7 @@ ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
 
     j->pos++;
 
-    ngx_http_lfv_json_space(j);
+    j->pos = ngx_http_lfv_json_space(j->pos, j->last);
 
     if (j->pos < j->last && *j->pos == close) {
         j->pos++;
@@ -846,7 +846,7 @@ ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
                 return NGX_ERROR;
             }
 
-            ngx_http_lfv_json_space(j);
+            j->pos = ngx_http_lfv_json_space(j->pos, j->last);
 
             if (j->pos == j->last || *j->pos != ':') {
                 j->err = (j->pos == j->last) ? "truncated JSON"
@@ -856,14 +856,14 @@ ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
 
             j->pos++;
 
-            ngx_http_lfv_json_space(j);
+            j->pos = ngx_http_lfv_json_space(j->pos, j->last);
         }
 
         if (ngx_http_lfv_json_skip_value(j, depth + 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        ngx_http_lfv_json_space(j);
+        j->pos = ngx_http_lfv_json_space(j->pos, j->last);
 
         if (j->pos == j->last) {
             j->err = "truncated JSON";
@@ -882,7 +882,7 @@ ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
 
         j->pos++;
 
-        ngx_http_lfv_json_space(j);
+        j->pos = ngx_http_lfv_json_space(j->pos, j->last);
     }
 }
 
@@ -890,66 +890,20 @@ ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
 static ngx_int_t
 ngx_http_lfv_json_skip_number(ngx_http_lfv_json_t *j)
 {
-    u_char  *p, *last, *start;
+    u_char                      *p;
+    ngx_http_lfv_json_number_t   n;
 
-    /* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+    p = ngx_http_lfv_json_number(j->pos, j->last, &n);
 
-    p = j->pos;
-    last = j->last;
-
-    if (p < last && *p == '-') {
-        p++;
-    }
-
-    if (p < last && *p == '0') {
-        p++;
-
-    } else if (p < last && *p >= '1' && *p <= '9') {
-
-        while (p < last && ngx_http_lfv_digit(*p)) {
-            p++;
-        }
-
-    } else {
-        goto invalid;
-    }
-
-    if (p < last && *p == '.') {
-
-        for (start = ++p; p < last && ngx_http_lfv_digit(*p); p++) {
-            /* void */
-        }
-
-        if (p == start) {
-            goto invalid;
-        }
-    }
-
-    if (p < last && (*p == 'e' || *p == 'E')) {
-        p++;
-
-        if (p < last && (*p == '+' || *p == '-')) {
-            p++;
-        }
-
-        for (start = p; p < last && ngx_http_lfv_digit(*p); p++) {
-            /* void */
-        }
-
-        if (p == start) {
-            goto invalid;
-        }
+    if (n.malformed || (n.digits[0] == '0' && n.ndigits > 1)) {
+        j->err = (p == j->last && n.malformed) ? "truncated JSON"
+                                               : "invalid JSON";
+        return NGX_ERROR;
     }
 
     j->pos = p;
 
     return NGX_OK;
-
-invalid:
-
-    j->err = (p == last) ? "truncated JSON" : "invalid JSON";
-
-    return NGX_ERROR;
 }
 
 
@@ -966,23 +920,6 @@ ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal, size_t len)
     j->pos += len;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_lfv_json_space(ngx_http_lfv_json_t *j)
-{
-    u_char  *p;
-
-    /* RFC 8259 whitespace only */
-
-    for (p = j->pos; p < j->last; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            break;
-        }
-    }
-
-    j->pos = p;
 }
 
 

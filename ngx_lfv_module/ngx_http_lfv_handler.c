@@ -338,7 +338,8 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
         return NGX_HTTP_LFV_TEAM;
     }
 
-    reason = ngx_http_lfv_policy_check_project(r, audit->policy, &audit->project);
+    reason = ngx_http_lfv_policy_check_project(r, audit->policy,
+                                               &audit->project);
 
     if (reason == NGX_HTTP_LFV_PROJECT_DENIED) {
         p = ngx_pnalloc(r->pool, NGX_HTTP_LFV_PROJECT_MAX

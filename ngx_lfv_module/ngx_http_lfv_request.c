@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_request.h"
+#include "ngx_http_lfv_json.h"
 
 
 #define NGX_HTTP_LFV_INT32_MAX  2147483647
@@ -15,9 +16,7 @@
 
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
     u_char *last, ngx_int_t *units, ngx_http_lfv_reason_e below);
-static u_char *ngx_http_lfv_skip_digits(u_char *p, u_char *last);
 static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
-static u_char *ngx_http_lfv_skip_space(u_char *p, u_char *last);
 
 
 #define ngx_http_lfv_name_char(c)                                            \
@@ -166,7 +165,7 @@ ngx_http_lfv_parse_body(u_char *p, size_t len, ngx_int_t *min_units,
 
     last = p + len;
 
-    p = ngx_http_lfv_skip_space(p, last);
+    p = ngx_http_lfv_json_space(p, last);
 
     if (p == last) {
         return NGX_HTTP_LFV_BODY_EMPTY;
@@ -176,7 +175,7 @@ ngx_http_lfv_parse_body(u_char *p, size_t len, ngx_int_t *min_units,
         return NGX_HTTP_LFV_BODY_NOT_OBJECT;
     }
 
-    p = ngx_http_lfv_skip_space(p + 1, last);
+    p = ngx_http_lfv_json_space(p + 1, last);
 
     if (p < last && *p == '}') {
         p++;
@@ -231,20 +230,20 @@ ngx_http_lfv_parse_body(u_char *p, size_t len, ngx_int_t *min_units,
             return NGX_HTTP_LFV_MEMBER_DUPLICATE;
         }
 
-        p = ngx_http_lfv_skip_space(p + 1, last);
+        p = ngx_http_lfv_json_space(p + 1, last);
 
         if (p == last || *p != ':') {
             return NGX_HTTP_LFV_BODY_SYNTAX;
         }
 
-        p = ngx_http_lfv_skip_space(p + 1, last);
+        p = ngx_http_lfv_json_space(p + 1, last);
 
         rc = ngx_http_lfv_parse_units(&p, last, units, below);
         if (rc != NGX_HTTP_LFV_OK) {
             return rc;
         }
 
-        p = ngx_http_lfv_skip_space(p, last);
+        p = ngx_http_lfv_json_space(p, last);
 
         if (p == last) {
             return NGX_HTTP_LFV_BODY_SYNTAX;
@@ -259,12 +258,12 @@ ngx_http_lfv_parse_body(u_char *p, size_t len, ngx_int_t *min_units,
             return NGX_HTTP_LFV_BODY_SYNTAX;
         }
 
-        p = ngx_http_lfv_skip_space(p + 1, last);
+        p = ngx_http_lfv_json_space(p + 1, last);
     }
 
 done:
 
-    if (ngx_http_lfv_skip_space(p, last) != last) {
+    if (ngx_http_lfv_json_space(p, last) != last) {
         return NGX_HTTP_LFV_BODY_TRAILING;
     }
 
@@ -284,37 +283,18 @@ static ngx_http_lfv_reason_e
 ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
     ngx_http_lfv_reason_e below)
 {
-    u_char      *p, *start;
-    int64_t      value;
-    ngx_uint_t   negative;
+    u_char                      *p;
+    ngx_http_lfv_json_number_t   n;
 
-    p = *pp;
-    negative = 0;
+    p = ngx_http_lfv_json_number(*pp, last, &n);
 
-    if (p < last && *p == '-') {
-        negative = 1;
-        p++;
-    }
-
-    start = p;
-    value = 0;
-
-    while (p < last && *p >= '0' && *p <= '9') {
-
-        /* keep counting past the limit: the value is refused anyway */
-
-        if (value <= NGX_HTTP_LFV_INT32_MAX) {
-            value = value * 10 + (*p - '0');
-        }
-
-        p++;
-    }
-
-    if (p == start) {
+    if (n.ndigits == 0) {
 
         /* strings, true, false, null, objects, arrays; or not JSON */
 
-        if (!negative && p < last
+        p = n.digits;
+
+        if (!n.negative && p < last
             && (*p == '"' || *p == 't' || *p == 'f' || *p == 'n'
                 || *p == '{' || *p == '['))
         {
@@ -324,31 +304,13 @@ ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
         return NGX_HTTP_LFV_BODY_SYNTAX;
     }
 
-    if (p < last && (*p == '.' || *p == 'e' || *p == 'E')) {
+    if (n.malformed) {
+        return NGX_HTTP_LFV_BODY_SYNTAX;
+    }
+
+    if (n.fraction || n.exponent) {
 
         /* a number but not an integer, if it is a well-formed one */
-
-        if (*p == '.') {
-            p = ngx_http_lfv_skip_digits(p + 1, last);
-
-            if (p == NULL) {
-                return NGX_HTTP_LFV_BODY_SYNTAX;
-            }
-        }
-
-        if (p < last && (*p == 'e' || *p == 'E')) {
-            p++;
-
-            if (p < last && (*p == '+' || *p == '-')) {
-                p++;
-            }
-
-            p = ngx_http_lfv_skip_digits(p, last);
-
-            if (p == NULL) {
-                return NGX_HTTP_LFV_BODY_SYNTAX;
-            }
-        }
 
         return ngx_http_lfv_value_end(p, last) ? NGX_HTTP_LFV_NOT_INTEGER
                                                : NGX_HTTP_LFV_BODY_SYNTAX;
@@ -358,37 +320,22 @@ ngx_http_lfv_parse_units(u_char **pp, u_char *last, ngx_int_t *units,
         return NGX_HTTP_LFV_BODY_SYNTAX;
     }
 
-    if (*start == '0' && p - start > 1) {
+    if (n.digits[0] == '0' && n.ndigits > 1) {
         return NGX_HTTP_LFV_LEADING_ZERO;
     }
 
-    if (value > NGX_HTTP_LFV_INT32_MAX + (int64_t) negative) {
+    if (n.value > NGX_HTTP_LFV_INT32_MAX + (int64_t) n.negative) {
         return NGX_HTTP_LFV_INT32_RANGE;
     }
 
-    if (negative || value < 1) {
+    if (n.negative || n.value < 1) {
         return below;
     }
 
-    *units = (ngx_int_t) value;
+    *units = (ngx_int_t) n.value;
     *pp = p;
 
     return NGX_HTTP_LFV_OK;
-}
-
-
-/* at least one digit, then the first byte after them; or NULL */
-
-static u_char *
-ngx_http_lfv_skip_digits(u_char *p, u_char *last)
-{
-    u_char  *start;
-
-    for (start = p; p < last && *p >= '0' && *p <= '9'; p++) {
-        /* void */
-    }
-
-    return (p == start) ? NULL : p;
 }
 
 
@@ -397,22 +344,9 @@ ngx_http_lfv_skip_digits(u_char *p, u_char *last)
 static ngx_uint_t
 ngx_http_lfv_value_end(u_char *p, u_char *last)
 {
-    p = ngx_http_lfv_skip_space(p, last);
+    p = ngx_http_lfv_json_space(p, last);
 
     return p < last && (*p == ',' || *p == '}');
-}
-
-
-static u_char *
-ngx_http_lfv_skip_space(u_char *p, u_char *last)
-{
-    while (p < last
-           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-    {
-        p++;
-    }
-
-    return p;
 }
 
 
@@ -452,7 +386,7 @@ ngx_http_lfv_check_content_type(u_char *p, size_t len)
         return NGX_HTTP_LFV_CONTENT_TYPE;
     }
 
-    p = ngx_http_lfv_skip_space(p + sizeof("application/json") - 1, last);
+    p = ngx_http_lfv_json_space(p + sizeof("application/json") - 1, last);
 
     if (p == last || *p == ';') {
         return NGX_HTTP_LFV_OK;

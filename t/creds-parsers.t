@@ -568,6 +568,7 @@ sub build {
 
     my @src = ("$root/t/unit/creds_driver.c",
         "$root/ngx_lfv_module/ngx_http_lfv_creds_parse.c",
+        "$root/ngx_lfv_module/ngx_http_lfv_json.c",
         "$root/t/unit/ngx_stubs.c");
 
     my $cc = $ENV{CC} || 'cc';
