@@ -23,10 +23,12 @@ $t->set(ca => $ca);
 # nginx -t on a configuration with these http and location lines
 
 sub conf_test {
-    my ($http, $location) = @_;
+    my ($http, $location, $params) = @_;
 
     $t->set(http => $http);
     $t->set(location => $location);
+    $t->set(params => $params // 'include ' . $t->repo . '/ngx_lfv_module/lfv_proxy_params;'
+        . ' proxy_ssl_trusted_certificate ' . $t->get('ca') . ';');
 
     $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -44,8 +46,7 @@ http {
 
         location / {
             %%KEY_location%%
-            include %%LFV_PROXY_PARAMS%%;
-            proxy_ssl_trusted_certificate %%KEY_ca%%;
+            %%KEY_params%%
         }
     }
 }
@@ -121,34 +122,8 @@ conf_error('', 'lfv_credentials env;',
 
 # the signature goes only where lfv_proxy_params sends it
 
-sub conf_without_params {
-    my ($location) = @_;
-    $t->set(location => $location);
-    $t->write_conf(<<'EOF');
-%%TEST_GLOBALS%%
-
-events {
-}
-
-http {
-    %%TEST_GLOBALS_HTTP%%
-
-    lfv_credentials static access_key_id=A secret_access_key=S;
-
-    server {
-        listen 127.0.0.1:%%PORT_http%%;
-
-        location / {
-            %%KEY_location%%
-        }
-    }
-}
-EOF
-    return $t->nginx_test;
-}
-
-my ($ok, $o) = conf_without_params("lfv on;\n lfv_region us-east-1;\n"
-    . ' proxy_pass https://127.0.0.1:1;');
+my ($ok, $o) = conf_test('lfv_credentials static access_key_id=A secret_access_key=S;',
+    'lfv on; lfv_region us-east-1;', 'proxy_pass https://127.0.0.1:1;');
 ok(!$ok, 'lfv on without lfv_proxy_params: nginx -t fails');
 like($o, qr/\[emerg\] "lfv on" in \Q$conf\E:\d+: the signature is sent nowhere; add "include lfv_proxy_params;" to its location/,
     'lfv on without lfv_proxy_params: message') or diag $o;
