@@ -53,7 +53,7 @@ ngx_http_lfv_sigv4_crypto_init(ngx_http_lfv_sigv4_crypto_t *c)
     u_char      pair[2];
     ngx_uint_t  i;
 
-    static u_char  hex[] = "0123456789abcdef";
+    static const u_char  hex[] = "0123456789abcdef";
 
     for (i = 0; i < 256; i++) {
         pair[0] = hex[i >> 4];
