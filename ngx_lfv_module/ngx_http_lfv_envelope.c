@@ -75,7 +75,8 @@ ngx_http_lfv_envelope_header_filter(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_lfv_module);
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
-    if (ctx == NULL || !ngx_http_lfv_forwarded(ctx->audit) || ctx->envelope
+    if (ctx == NULL || ctx->audit == NULL
+        || !ngx_http_lfv_forwarded(ctx->audit) || ctx->envelope
         || llcf->error_format != NGX_HTTP_LFV_FORMAT_ENVELOPE)
     {
         return ngx_http_next_header_filter(r);
