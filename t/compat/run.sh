@@ -92,7 +92,7 @@ for v in "${versions[@]}"; do
     build "$v" || { echo "test-nginx: nginx $v: build failed" >&2; rc=1; continue; }
     out=$repo/build/nginx-$v/objs
     echo "test-nginx: the suite against nginx $v ($out/nginx)"
-    "$out/nginx" -V 2>&1 | head -1
+    "$out/nginx" -v 2>&1
     if ! (cd "$repo" && LFV_NGINX=$out/nginx LFV_MODULE=$out/ngx_http_lfv_module.so \
             prove ${PROVE_FLAGS:--j2} t/)
     then
