@@ -43,7 +43,8 @@ make -C "$REPO" --no-print-directory all >&2 || die "make failed"
 
 VERSION=${DEB_VERSION:-$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$HERE/changelog")}
 [ -n "$VERSION" ] || die "no version at the top of debian-pkg/changelog"
-MAINTAINER=$(sed -n 's/^ -- \(.*>\)  .*/\1/p' "$HERE/changelog" | head -1)
+# the newest entry's (sed quits there: no head -1 to SIGPIPE it)
+MAINTAINER=$(sed -n '/^ -- /{s/^ -- \(.*>\)  .*/\1/p;q;}' "$HERE/changelog")
 [ -n "$MAINTAINER" ] || die "no maintainer line in debian-pkg/changelog"
 ARCH=$(dpkg --print-architecture)
 
