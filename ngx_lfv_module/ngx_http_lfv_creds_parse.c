@@ -923,6 +923,21 @@ ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal, size_t len)
 }
 
 
+ngx_int_t
+ngx_http_lfv_check_header_value(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    for (last = p + len; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 time_t
 ngx_http_lfv_parse_rfc3339(u_char *p, size_t len)
 {

@@ -64,5 +64,12 @@ ngx_int_t ngx_http_lfv_parse_credentials(u_char *p, size_t len,
 /* "2026-11-26T12:34:56Z", optional fraction, "Z" or "+00:00" */
 time_t ngx_http_lfv_parse_rfc3339(u_char *p, size_t len);
 
+/*
+ * A value that goes into a header of a metadata request (the IMDSv2
+ * token, the container authorization token): no CR, LF, NUL or other
+ * control character, which would end the header and start another.
+ */
+ngx_int_t ngx_http_lfv_check_header_value(u_char *p, size_t len);
+
 
 #endif /* _NGX_HTTP_LFV_CREDS_PARSE_H_INCLUDED_ */

@@ -284,9 +284,10 @@ ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
             return NGX_ERROR;
         }
 
-        *len = ccf->auth_token.len;
-        ngx_memcpy(buf, ccf->auth_token.data, *len);
-        return NGX_OK;
+        n = ccf->auth_token.len;
+        ngx_memcpy(buf, ccf->auth_token.data, n);
+
+        goto check;
     }
 
     ngx_memzero(&file, sizeof(ngx_file_t));
@@ -312,8 +313,16 @@ ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
         return NGX_ERROR;
     }
 
+check:
+
     while (n && (buf[n - 1] == CR || buf[n - 1] == LF || buf[n - 1] == ' ')) {
         n--;
+    }
+
+    if (ngx_http_lfv_check_header_value(buf, n) != NGX_OK) {
+        ngx_http_lfv_refresh_fail(rf, "the authorization token has a CR, LF, "
+                                  "NUL or another control character");
+        return NGX_ERROR;
     }
 
     *len = n;
@@ -389,6 +398,12 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
 
         if (body.len == 0 || body.len > NGX_HTTP_LFV_IMDS_TOKEN_MAX) {
             ngx_http_lfv_refresh_fail(rf, "invalid IMDS token");
+            return;
+        }
+
+        if (ngx_http_lfv_check_header_value(body.data, body.len) != NGX_OK) {
+            ngx_http_lfv_refresh_fail(rf, "invalid IMDS token: a CR, LF, NUL "
+                                      "or another control character");
             return;
         }
 

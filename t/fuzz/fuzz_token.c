@@ -5,9 +5,9 @@
 
 
 /*
- * libFuzzer target: ngx_http_lfv_check_client_token() and
- * ngx_http_lfv_check_content_type() on the same bytes, each against a
- * plain restatement of its rule.
+ * libFuzzer target: ngx_http_lfv_check_client_token(),
+ * ngx_http_lfv_check_content_type() and ngx_http_lfv_check_header_value()
+ * on the same bytes, each against a plain restatement of its rule.
  */
 
 
@@ -15,12 +15,14 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_request.h"
+#include "ngx_http_lfv_creds_parse.h"
 #include "ngx_lfv_unit.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static ngx_uint_t ngx_lfv_fuzz_token_ok(u_char *p, size_t len);
 static ngx_uint_t ngx_lfv_fuzz_ctype_ok(u_char *p, size_t len);
+static size_t ngx_lfv_fuzz_controls(u_char *p, size_t len);
 
 
 int
@@ -47,9 +49,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* a header value: no byte below 0x20, no DEL */
+
+    if ((ngx_http_lfv_check_header_value(p, size) == NGX_OK)
+        != (size == 0 || (memchr(p, 0x7f, size) == NULL
+                          && ngx_lfv_fuzz_controls(p, size) == 0)))
+    {
+        abort();
+    }
+
     free(p);
 
     return 0;
+}
+
+
+static size_t
+ngx_lfv_fuzz_controls(u_char *p, size_t len)
+{
+    size_t  i, n;
+
+    for (i = 0, n = 0; i < len; i++) {
+        n += (p[i] < 0x20);
+    }
+
+    return n;
 }
 
 
