@@ -492,21 +492,19 @@ ngx_http_lfv_nginx_error(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
         }
     }
 
-    for (rs = ngx_http_lfv_nginx_errors; rs->status; rs++) {
-        if (rs->status == status) {
-            *message = &rs->message;
-            return rs;
+    /* another status: the rule of 500 or 400, with the status kept */
+
+    for ( ;; ) {
+        for (rs = ngx_http_lfv_nginx_errors; rs->status; rs++) {
+            if (rs->status == status) {
+                *message = &rs->message;
+                return rs;
+            }
         }
+
+        status = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+                 ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_HTTP_BAD_REQUEST;
     }
-
-    /* another status: the nearest of the class, with the status kept */
-
-    rs = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
-         ? &ngx_http_lfv_nginx_errors[6] : &ngx_http_lfv_nginx_errors[0];
-
-    *message = &rs->message;
-
-    return rs;
 }
 
 

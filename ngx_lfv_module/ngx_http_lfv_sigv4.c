@@ -39,11 +39,11 @@ static uint16_t  ngx_http_lfv_sigv4_hex_pairs[256];
 /* indexed by ngx_http_lfv_signed_e */
 
 ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[] = {
-    { ngx_string("Content-Type"), ngx_string("content-type") },
-    { ngx_string("Host"), ngx_string("host") },
-    { ngx_string("X-Amz-Date"), ngx_string("x-amz-date") },
-    { ngx_string("X-Amz-Security-Token"), ngx_string("x-amz-security-token") },
-    { ngx_string("X-Amzn-Client-Token"), ngx_string("x-amzn-client-token") },
+    { ngx_string("content-type") },
+    { ngx_string("host") },
+    { ngx_string("x-amz-date") },
+    { ngx_string("x-amz-security-token") },
+    { ngx_string("x-amzn-client-token") },
 };
 
 

@@ -48,9 +48,9 @@ typedef struct {
 
 /*
  * The signed headers, indexed in the byte order of their lower-case
- * names, as the canonical request lists them: the one table that the
- * signer, the variables that proxy_set_header sends and the check of
- * the request that proxy_pass built all read.
+ * names, as the canonical request lists them: one table for the
+ * canonical headers, SignedHeaders and their lengths; the request
+ * context keeps the values by the same index for lfv_proxy_params.
  */
 
 typedef enum {
@@ -64,7 +64,6 @@ typedef enum {
 
 
 typedef struct {
-    ngx_str_t                   name;              /* as sent */
     ngx_str_t                   lowcase;           /* as signed */
 } ngx_http_lfv_sigv4_header_t;
 
