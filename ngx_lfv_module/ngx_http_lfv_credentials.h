@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
 
 #include "ngx_http_lfv_creds_parse.h"
 
@@ -36,24 +37,34 @@ typedef struct {
 } ngx_http_lfv_creds_t;
 
 
+#define NGX_HTTP_LFV_FINGERPRINT_LEN  32     /* SHA-256 */
+
+
 /*
- * The record shared by all workers.  One refresher writes it under the
- * mutex; readers never lock: "seq" is odd while a write is under way,
- * and a reader copies again when it changed during the copy.
+ * The record shared by all workers, in a zone of its own.  Writers (the
+ * one fetch in flight, in whichever worker claimed it) hold the slab
+ * pool's mutex, which the master frees if a writer dies; readers never
+ * lock: "seq" is odd while a write is under way, and a reader copies
+ * again when it changed during the copy.
  */
 
 typedef struct {
     ngx_atomic_t                seq;
-    ngx_shmtx_sh_t              lock;
 
-    ngx_uint_t                  generation;     /* 0: never had keys */
+    /* the provider settings the keys were fetched with */
+    u_char                      fingerprint[NGX_HTTP_LFV_FINGERPRINT_LEN];
+
+    ngx_uint_t                  generation;     /* changes with the keys */
+    ngx_uint_t                  has_keys;
     time_t                      expiration;
     time_t                      refreshed;      /* last success */
     time_t                      next_refresh;
     time_t                      failed;         /* last failure */
     ngx_uint_t                  failures;       /* in a row */
-    ngx_uint_t                  fetches;        /* metadata requests */
-    ngx_uint_t                  source;
+    ngx_atomic_t                fetches;        /* metadata requests */
+
+    ngx_pid_t                   fetcher;        /* 0: no fetch in flight */
+    time_t                      fetch_until;    /* then it is taken over */
 
     size_t                      access_key_id_len;
     size_t                      secret_access_key_len;
@@ -67,6 +78,22 @@ typedef struct {
 } ngx_http_lfv_creds_shm_t;
 
 
+/* what the status page shows of the record: no secret */
+
+typedef struct {
+    ngx_uint_t                  has_keys;
+    time_t                      expiration;
+    time_t                      refreshed;
+    time_t                      failed;
+    ngx_uint_t                  failures;
+    ngx_uint_t                  fetches;
+    size_t                      access_key_id_len;
+    size_t                      error_len;
+    u_char                      access_key_id[NGX_HTTP_LFV_AKID_MAX];
+    u_char                      error[NGX_HTTP_LFV_ERROR_MAX];
+} ngx_http_lfv_creds_state_t;
+
+
 typedef struct {
     ngx_uint_t                  provider;       /* as configured */
     ngx_uint_t                  source;         /* as resolved */
@@ -74,8 +101,9 @@ typedef struct {
 
     /* fetched credentials */
     ngx_shm_zone_t             *shm_zone;
+    ngx_slab_pool_t            *shpool;
     ngx_http_lfv_creds_shm_t   *sh;
-    ngx_shmtx_t                 mutex;
+    u_char                      fingerprint[NGX_HTTP_LFV_FINGERPRINT_LEN];
 
     ngx_url_t                   endpoint;       /* IMDS or container */
     ngx_str_t                   path;           /* container path+query */
@@ -90,9 +118,23 @@ typedef struct {
 
     /* the worker's copy of the record */
     ngx_atomic_uint_t           local_seq;
+    ngx_uint_t                  local_generation;   /* of the record */
     ngx_http_lfv_creds_t        local;
+
+    /* requests of this worker that wait for credentials */
+    ngx_queue_t                 waiting;
+    ngx_event_t                 watch;
+
     void                       *refresher;
 } ngx_http_lfv_creds_conf_t;
+
+
+/* a request's place in the worker's queue of waiting requests */
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_event_t                *event;         /* posted when woken */
+} ngx_http_lfv_creds_waiter_t;
 
 
 char *ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -102,24 +144,55 @@ char *ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_lfv_credentials_init_worker(ngx_cycle_t *cycle,
     ngx_http_lfv_creds_conf_t *ccf);
 
+/* the record's zone, for fetched credentials (ngx_http_lfv_creds_record.c) */
+char *ngx_http_lfv_credentials_zone(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf);
+
 /*
  * NGX_OK: *creds may be used until the event handler returns;
- * NGX_AGAIN: none yet, the first fetch is under way;
- * NGX_DECLINED: none usable
+ * NGX_AGAIN: none usable now, a fetch is under way: wait for it;
+ * NGX_DECLINED: none usable, and none is being fetched (*retry_after:
+ * seconds until the next try)
  */
 ngx_int_t ngx_http_lfv_credentials_get(ngx_http_lfv_creds_conf_t *ccf,
-    ngx_http_lfv_creds_t **creds);
+    ngx_http_lfv_creds_t **creds, time_t *retry_after);
 
-/* the refresher's write; secrets are copied, never logged */
-void ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
+/*
+ * NGX_OK when a fetch is due now: its time has come, the record holds
+ * keys of other provider settings, or a writer died inside it; else
+ * NGX_DECLINED and *at is when it is due
+ */
+ngx_int_t ngx_http_lfv_credentials_due(ngx_http_lfv_creds_conf_t *ccf,
+    time_t *at);
+
+/* waiting requests are woken when the record changes */
+void ngx_http_lfv_credentials_wait(ngx_http_lfv_creds_conf_t *ccf,
+    ngx_http_lfv_creds_waiter_t *w);
+void ngx_http_lfv_credentials_unwait(ngx_http_lfv_creds_waiter_t *w);
+
+/*
+ * The one fetch in flight: NGX_OK when this worker may fetch now,
+ * NGX_BUSY when another process does.  A claim of a process that died
+ * or hung is taken over.
+ */
+ngx_int_t ngx_http_lfv_credentials_claim(ngx_http_lfv_creds_conf_t *ccf,
+    ngx_msec_t lasts);
+
+/*
+ * The fetcher's writes, which end its claim; secrets are copied, never
+ * logged.  NGX_OK: stored; NGX_DECLINED: not stored, as nginx is
+ * exiting and the new workers fetch for themselves.
+ */
+ngx_int_t ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
     ngx_http_lfv_creds_doc_t *doc, time_t next_refresh);
-void ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf,
+ngx_int_t ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf,
     u_char *error, size_t len, time_t next_refresh);
 
-ngx_str_t *ngx_http_lfv_credentials_source_name(ngx_uint_t source);
+/* a consistent copy of the record's public part */
+void ngx_http_lfv_credentials_state(ngx_http_lfv_creds_conf_t *ccf,
+    ngx_http_lfv_creds_state_t *st);
 
-/* freshness decisions use the wall clock, never nginx's cached time */
-#define ngx_http_lfv_wall_clock()  time(NULL)
+ngx_str_t *ngx_http_lfv_credentials_source_name(ngx_uint_t source);
 
 
 #endif /* _NGX_HTTP_LFV_CREDENTIALS_H_INCLUDED_ */

@@ -17,7 +17,6 @@
 #include "ngx_http_lfv_body.h"
 
 
-#define NGX_HTTP_LFV_WAIT_STEP  50
 
 
 static ngx_int_t ngx_http_lfv_redirected(ngx_http_request_t *r,
@@ -37,6 +36,9 @@ static void ngx_http_lfv_continue(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx);
 static void ngx_http_lfv_delay(ngx_http_request_t *r, ngx_msec_t delay);
 static void ngx_http_lfv_wait_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lfv_wait(ngx_http_request_t *r,
+    ngx_http_lfv_ctx_t *ctx);
+static void ngx_http_lfv_wait_cleanup(void *data);
 static void ngx_http_lfv_resume(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
 static ngx_http_lfv_reason_e ngx_http_lfv_sign_request(ngx_http_request_t *r,
@@ -534,9 +536,8 @@ ngx_http_lfv_units(ngx_http_lfv_audit_t *audit)
 static void
 ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
-    time_t                      left;
     ngx_int_t                   rc;
-    ngx_msec_t                  delay;
+    ngx_msec_t                  delay, waited;
     ngx_http_lfv_creds_t       *creds;
     ngx_http_lfv_audit_t       *audit;
     ngx_http_lfv_reason_e       reason;
@@ -547,31 +548,33 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ccf = &lmcf->creds;
     audit = ctx->audit;
 
-    rc = ngx_http_lfv_credentials_get(ccf, &creds);
+    ngx_http_lfv_credentials_unwait(&ctx->waiter);
 
-    if (rc == NGX_AGAIN
-        && (ngx_msec_int_t) (ngx_current_msec - ctx->wait_start)
-           < (ngx_msec_int_t) ccf->wait)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "lfv: waiting for the first credentials");
+    rc = ngx_http_lfv_credentials_get(ccf, &creds, &ctx->retry_after);
 
-        ngx_http_lfv_delay(r, NGX_HTTP_LFV_WAIT_STEP);
-        return;
+    if (rc == NGX_AGAIN) {
+        waited = ngx_current_msec - ctx->wait_start;
+
+        if (waited < ccf->wait) {
+            if (ngx_http_lfv_wait(r, ctx) != NGX_OK) {
+                ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_INTERNAL);
+                return;
+            }
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "lfv: waiting for credentials");
+
+            ngx_http_lfv_delay(r, ccf->wait - waited);
+            return;
+        }
+
+        /* Retry-After: the fetch under way ends within its timeouts */
+
+        ctx->retry_after = 1;
     }
 
     if (rc != NGX_OK) {
-
-        /* Retry-After: when the refresher tries next */
-
-        left = 1;
-
-        if (ccf->sh && ccf->sh->next_refresh) {
-            left = ccf->sh->next_refresh - ngx_http_lfv_wall_clock();
-            left = ngx_max(left, 1);
-        }
-
-        ctx->retry_after = left;
+        ctx->retry_after = ngx_max(ctx->retry_after, 1);
 
         ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_NO_CREDENTIALS);
         return;
@@ -588,12 +591,19 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
                                     &delay, &ctx->retry_after,
                                     r->connection->log);
 
+        if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {
+            audit->counted = reason;
+        }
+
         if (reason != NGX_HTTP_LFV_OK) {
             ngx_http_lfv_resume(r, ctx, reason);
             return;
         }
 
-        if (delay) {
+        if (delay == 0) {
+            audit->counted = NGX_HTTP_LFV_FORWARDED;
+
+        } else {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "lfv: delaying for %M ms", delay);
 
@@ -603,6 +613,44 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     }
 
     ngx_http_lfv_resume(r, ctx, ngx_http_lfv_sign_request(r, ctx, creds));
+}
+
+
+/* in the worker's queue, woken when the credentials record changes */
+
+static ngx_int_t
+ngx_http_lfv_wait(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_lfv_main_conf_t   *lmcf;
+
+    if (!ctx->waiter_cleanup) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_lfv_wait_cleanup;
+        cln->data = &ctx->waiter;
+
+        ctx->waiter_cleanup = 1;
+    }
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
+
+    ctx->waiter.event = r->connection->write;
+    ngx_http_lfv_credentials_wait(&lmcf->creds, &ctx->waiter);
+
+    return NGX_OK;
+}
+
+
+/* a request that ends while it waits leaves the queue */
+
+static void
+ngx_http_lfv_wait_cleanup(void *data)
+{
+    ngx_http_lfv_credentials_unwait(data);
 }
 
 
@@ -760,10 +808,15 @@ ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
 
-    if (lmcf->policy.zone == NULL) {
+    /* ngx_http_lfv_limit() may have counted it already */
+
+    if (lmcf->policy.zone == NULL || audit->counted == reason) {
         return;
     }
 
     ngx_http_lfv_limit_account(lmcf->policy.zone, &audit->key, reason,
-                               ngx_http_lfv_units(audit));
+                               ngx_http_lfv_units(audit),
+                               audit->counted == NGX_HTTP_LFV_FORWARDED);
+
+    audit->counted = reason;
 }

@@ -14,12 +14,25 @@
 
 static ngx_int_t ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_lfv_limit_reserve(ngx_shm_zone_t *shm_zone,
+    ngx_http_lfv_limit_ctx_t *ctx);
 static ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_lookup(
     ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, ngx_log_t *log);
+static ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_alloc(
+    ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, uint32_t hash,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_lfv_limit_configured(ngx_http_lfv_limit_ctx_t *ctx,
+    ngx_str_t *team);
+
+
+/* the state of the default policy and of teams without a policy */
+
+static ngx_str_t  ngx_http_lfv_default_key = ngx_string("-");
 
 
 ngx_shm_zone_t *
-ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_http_lfv_policy_conf_t *pcf)
 {
     ngx_shm_zone_t            *zone;
     ngx_http_lfv_limit_ctx_t  *ctx;
@@ -42,6 +55,10 @@ ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
 
     zone->init = ngx_http_lfv_limit_init_zone;
     zone->data = ctx;
+
+    ctx->pcf = pcf;
+    ctx->file = cf->conf_file->file.name.data;
+    ctx->line = cf->conf_file->line;
 
     return zone;
 }
@@ -98,6 +115,57 @@ ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool->log_nomem = 0;
 
+    return ngx_http_lfv_limit_reserve(shm_zone, ctx);
+}
+
+
+/*
+ * A new zone, not yet shared with any worker: the state of every team
+ * the configuration names is allocated now, or the zone is refused.
+ * After a reload that keeps the zone, new teams get theirs on first use.
+ */
+
+static ngx_int_t
+ngx_http_lfv_limit_reserve(ngx_shm_zone_t *shm_zone,
+    ngx_http_lfv_limit_ctx_t *ctx)
+{
+    ngx_uint_t              i, n, fit, total;
+    ngx_str_t              *team;
+    ngx_http_lfv_policy_t  *policy;
+
+    policy = ctx->pcf->policies.elts;
+    n = ctx->pcf->policies.nelts;
+
+    for (i = 0, total = 1; i < n; i++) {
+        total += (policy[i].team.len != 0);
+    }
+
+    fit = 0;
+
+    for (i = 0; i <= n; i++) {
+        team = (i < n) ? &policy[i].team : &ngx_http_lfv_default_key;
+
+        if (team->len == 0) {
+            continue;
+        }
+
+        if (ngx_http_lfv_limit_alloc(ctx, team,
+                                     ngx_crc32_short(team->data, team->len),
+                                     NULL)
+            == NULL)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "lfv_policy_zone \"%V\" in %s:%ui is too small "
+                          "for its %ui teams: the state of only %ui fits; "
+                          "make it larger",
+                          &shm_zone->shm.name, ctx->file, ctx->line,
+                          total, fit);
+            return NGX_ERROR;
+        }
+
+        fit++;
+    }
+
     return NGX_OK;
 }
 
@@ -108,12 +176,9 @@ static ngx_http_lfv_limit_node_t *
 ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
     ngx_log_t *log)
 {
-    size_t                      size;
     uint32_t                    hash;
-    ngx_uint_t                  i;
-    ngx_queue_t                *q;
     ngx_str_node_t             *sn;
-    ngx_http_lfv_limit_node_t  *node, *old;
+    ngx_http_lfv_limit_node_t  *node;
 
     hash = ngx_crc32_short(team->data, team->len);
 
@@ -128,20 +193,44 @@ ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
         return node;
     }
 
+    return ngx_http_lfv_limit_alloc(ctx, team, hash, log);
+}
+
+
+/*
+ * When the zone is full, only the state of teams that no policy names
+ * any more (a reload removed them) goes, the least recently seen first,
+ * and the log says so: a configured team's spent budget never refills
+ * by an eviction.  "log" is NULL while the zone is reserved.
+ */
+
+static ngx_http_lfv_limit_node_t *
+ngx_http_lfv_limit_alloc(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
+    uint32_t hash, ngx_log_t *log)
+{
+    size_t                      size;
+    ngx_queue_t                *q, *prev;
+    ngx_http_lfv_limit_node_t  *node, *old;
+
     size = offsetof(ngx_http_lfv_limit_node_t, data) + team->len;
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
-    /* the zone is full: the teams seen least recently go */
+    for (q = ngx_queue_last(&ctx->sh->queue);
+         node == NULL && log && q != ngx_queue_sentinel(&ctx->sh->queue);
+         q = prev)
+    {
+        prev = ngx_queue_prev(q);
+        old = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
 
-    for (i = 0; node == NULL && i < 4; i++) {
-
-        if (ngx_queue_empty(&ctx->sh->queue)) {
-            break;
+        if (ngx_http_lfv_limit_configured(ctx, &old->sn.str) == NGX_OK) {
+            continue;
         }
 
-        q = ngx_queue_last(&ctx->sh->queue);
-        old = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "lfv: the state of team \"%V\", which no policy names "
+                      "any more, is evicted for team \"%V\"%s",
+                      &old->sn.str, team, ctx->shpool->log_ctx);
 
         ngx_queue_remove(q);
         ngx_rbtree_delete(&ctx->sh->rbtree, &old->sn.node);
@@ -151,9 +240,13 @@ ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
     }
 
     if (node == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "lfv: could not allocate a node%s",
-                      ctx->shpool->log_ctx);
+        if (log) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "lfv: no room for the state of team \"%V\"%s; "
+                          "its requests are refused until the zone is "
+                          "made larger", team, ctx->shpool->log_ctx);
+        }
+
         return NULL;
     }
 
@@ -171,6 +264,19 @@ ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
 }
 
 
+static ngx_int_t
+ngx_http_lfv_limit_configured(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team)
+{
+    if (team->len == ngx_http_lfv_default_key.len
+        && team->data[0] == ngx_http_lfv_default_key.data[0])
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_lfv_policy_find(ctx->pcf, team) ? NGX_OK : NGX_DECLINED;
+}
+
+
 ngx_http_lfv_reason_e
 ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     ngx_str_t *team, ngx_uint_t units, ngx_msec_t *delay, time_t *retry_after,
@@ -184,10 +290,6 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     ngx_http_lfv_limit_node_t  *node;
 
     *delay = 0;
-
-    if (policy->rate == 0 && policy->budget == 0) {
-        return NGX_HTTP_LFV_OK;
-    }
 
     ctx = zone->data;
     ms_now = ngx_current_msec;
@@ -207,12 +309,20 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     if (policy->budget) {
         window = now - now % policy->window;
 
-        if (node->window != window) {
+        /* windows only move forward: a clock stepped back refills none */
+
+        if (window > node->window) {
             node->window = window;
             node->units_used = 0;
+
+        } else {
+            window = node->window;
         }
 
         if (node->units_used + units > policy->budget) {
+            node->rejected[NGX_HTTP_LFV_BUDGET]++;
+            node->throttled++;
+
             ngx_shmtx_unlock(&ctx->shpool->mutex);
 
             *retry_after = ngx_max(window + policy->window - now, 1);
@@ -245,6 +355,9 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
         if ((ngx_uint_t) excess > policy->burst) {
 
             if (!policy->dry_run) {
+                node->rejected[NGX_HTTP_LFV_RATE]++;
+                node->throttled++;
+
                 ngx_shmtx_unlock(&ctx->shpool->mutex);
 
                 *retry_after = ((excess - policy->burst) * 1000
@@ -274,6 +387,11 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
     node->units_used += units;
 
+    if (*delay == 0) {
+        node->forwarded++;
+        node->units_started += units;
+    }
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return NGX_HTTP_LFV_OK;
@@ -282,7 +400,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
 void
 ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
-    ngx_http_lfv_reason_e reason, ngx_uint_t units)
+    ngx_http_lfv_reason_e reason, ngx_uint_t units, ngx_uint_t forwarded)
 {
     ngx_http_lfv_limit_ctx_t   *ctx;
     ngx_http_lfv_limit_node_t  *node;
@@ -294,6 +412,11 @@ ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
     node = ngx_http_lfv_limit_lookup(ctx, team, ngx_cycle->log);
 
     if (node) {
+        if (forwarded && node->forwarded) {
+            node->forwarded--;
+            node->units_started -= ngx_min(units, node->units_started);
+        }
+
         if (reason == NGX_HTTP_LFV_FORWARDED) {
             node->forwarded++;
             node->units_started += units;
@@ -311,17 +434,21 @@ ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
 }
 
 
-ngx_int_t
-ngx_http_lfv_limit_walk(ngx_shm_zone_t *zone,
-    ngx_http_lfv_limit_walk_pt handler, void *data)
+ngx_array_t *
+ngx_http_lfv_limit_snapshot(ngx_shm_zone_t *zone, ngx_pool_t *pool)
 {
-    ngx_int_t                   rc;
     ngx_queue_t                *q;
+    ngx_array_t                *a;
     ngx_http_lfv_limit_ctx_t   *ctx;
+    ngx_http_lfv_limit_stat_t  *st;
     ngx_http_lfv_limit_node_t  *node;
 
     ctx = zone->data;
-    rc = NGX_OK;
+
+    a = ngx_array_create(pool, 16, sizeof(ngx_http_lfv_limit_stat_t));
+    if (a == NULL) {
+        return NULL;
+    }
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -331,13 +458,30 @@ ngx_http_lfv_limit_walk(ngx_shm_zone_t *zone,
     {
         node = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
 
-        rc = handler(data, node);
-        if (rc != NGX_OK) {
+        st = ngx_array_push(a);
+        if (st == NULL) {
             break;
         }
+
+        st->team.len = node->sn.str.len;
+        st->team.data = ngx_pnalloc(pool, node->sn.str.len);
+        if (st->team.data == NULL) {
+            break;
+        }
+
+        ngx_memcpy(st->team.data, node->sn.str.data, node->sn.str.len);
+
+        st->forwarded = node->forwarded;
+        st->throttled = node->throttled;
+        st->units_started = node->units_started;
+        ngx_memcpy(st->rejected, node->rejected, sizeof(st->rejected));
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    return rc;
+    if (q != ngx_queue_sentinel(&ctx->sh->queue)) {
+        return NULL;
+    }
+
+    return a;
 }

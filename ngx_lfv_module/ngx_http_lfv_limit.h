@@ -46,30 +46,52 @@ typedef struct {
 typedef struct {
     ngx_http_lfv_limit_shctx_t *sh;
     ngx_slab_pool_t            *shpool;
+    ngx_http_lfv_policy_conf_t *pcf;            /* the teams it holds */
+    u_char                     *file;           /* of lfv_policy_zone */
+    ngx_uint_t                  line;
 } ngx_http_lfv_limit_ctx_t;
 
 
+/* a team's counters, copied for the status page */
+
+typedef struct {
+    ngx_str_t                   team;
+    ngx_uint_t                  forwarded;
+    ngx_uint_t                  throttled;
+    ngx_uint_t                  units_started;
+    ngx_uint_t                  rejected[NGX_HTTP_LFV_REASON_LAST];
+} ngx_http_lfv_limit_stat_t;
+
+
+/*
+ * A new zone gets the state of every configured team at once, so that
+ * "nginx -t" refuses a zone too small for them; state is never evicted
+ * for a team the configuration names.
+ */
 ngx_shm_zone_t *ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size);
+    size_t size, ngx_http_lfv_policy_conf_t *pcf);
 
 /*
  * The rate and the unit budget of a team, charged together under the
- * zone mutex.  NGX_HTTP_LFV_OK with *delay in ms (0: now), or the
+ * zone mutex, and the decision counted in the same round trip: a start
+ * to go now as forwarded, a rate or a budget refusal as that.
+ * NGX_HTTP_LFV_OK with *delay in ms (0: now, and counted), or the
  * reason with *retry_after in seconds.
  */
 ngx_http_lfv_reason_e ngx_http_lfv_limit(ngx_shm_zone_t *zone,
     ngx_http_lfv_policy_t *policy, ngx_str_t *team, ngx_uint_t units,
     ngx_msec_t *delay, time_t *retry_after, ngx_log_t *log);
 
-/* counts a decision for the status page */
+/*
+ * Counts a decision for the status page; "forwarded": the request was
+ * counted as forwarded before, and is not any more.
+ */
 void ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
-    ngx_http_lfv_reason_e reason, ngx_uint_t units);
+    ngx_http_lfv_reason_e reason, ngx_uint_t units, ngx_uint_t forwarded);
 
-/* the status page's walk over all teams, under the mutex */
-typedef ngx_int_t (*ngx_http_lfv_limit_walk_pt)(void *data,
-    ngx_http_lfv_limit_node_t *node);
-ngx_int_t ngx_http_lfv_limit_walk(ngx_shm_zone_t *zone,
-    ngx_http_lfv_limit_walk_pt handler, void *data);
+/* every team's counters, copied in one hold of the mutex */
+ngx_array_t *ngx_http_lfv_limit_snapshot(ngx_shm_zone_t *zone,
+    ngx_pool_t *pool);
 
 
 #endif /* _NGX_HTTP_LFV_LIMIT_H_INCLUDED_ */

@@ -272,11 +272,8 @@ ngx_http_lfv_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* one refresher for all workers: the metadata service throttles */
-
-    if ((ngx_process != NGX_PROCESS_WORKER
-         && ngx_process != NGX_PROCESS_SINGLE)
-        || ngx_worker != 0)
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
     }

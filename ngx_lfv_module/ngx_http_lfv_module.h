@@ -79,6 +79,7 @@ typedef struct {
     ngx_str_t                   source;
 
     ngx_http_lfv_reason_e       reason;
+    ngx_http_lfv_reason_e       counted;        /* on the status page */
     ngx_str_t                   message;        /* overrides the reason's */
 } ngx_http_lfv_audit_t;
 
@@ -94,6 +95,7 @@ typedef struct {
     ngx_buf_t                  *body_buf;       /* a body read in parts */
     ngx_str_t                   body;
     ngx_msec_t                  wait_start;
+    ngx_http_lfv_creds_waiter_t waiter;         /* for the credentials */
     time_t                      retry_after;
     ngx_int_t                   status;         /* of the phase handler */
 
@@ -105,6 +107,7 @@ typedef struct {
     ngx_buf_t                  *error_body;     /* replaces nginx's page */
 
     unsigned                    body_reading:1;
+    unsigned                    waiter_cleanup:1;
     unsigned                    limited:1;
     unsigned                    signed_request:1;
     unsigned                    signature_sent:1;

@@ -348,7 +348,8 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    lmcf->policy.zone = ngx_http_lfv_limit_zone_add(cf, &name, size);
+    lmcf->policy.zone = ngx_http_lfv_limit_zone_add(cf, &name, size,
+                                                    &lmcf->policy);
     if (lmcf->policy.zone == NULL) {
         return NGX_CONF_ERROR;
     }

@@ -19,6 +19,7 @@
 #define NGX_HTTP_LFV_REFRESH_LEAD      900    /* as the SDKs: 15 minutes */
 #define NGX_HTTP_LFV_REFRESH_DEFAULT   3600
 #define NGX_HTTP_LFV_BACKOFF_MAX       60
+#define NGX_HTTP_LFV_SCHEDULE_MAX      60
 
 
 typedef enum {
@@ -29,9 +30,12 @@ typedef enum {
 
 
 /*
- * One per nginx, in worker 0: a timer, and a chain of HTTP exchanges
- * (IMDSv2 token, role name, credentials; or the container endpoint),
- * each with a pool of its own, as the OCSP client does.
+ * One per worker: a timer, and a chain of HTTP exchanges (IMDSv2 token,
+ * role name, credentials; or the container endpoint), each with a pool
+ * of its own, as the OCSP client does.  Worker 0's timer keeps the
+ * schedule; a worker whose requests find the refresh due or missed
+ * starts it at once.  The claim in the record keeps it to one fetch in
+ * flight for all workers, since the metadata service throttles.
  */
 
 typedef struct {
@@ -41,6 +45,7 @@ typedef struct {
     ngx_http_lfv_fetch_t        fetch;
     ngx_http_lfv_step_e         step;
     ngx_uint_t                  v1;
+    ngx_uint_t                  busy;           /* a fetch of this worker */
 
     time_t                      token_expires;
     size_t                      token_len;
@@ -51,6 +56,9 @@ typedef struct {
 
 
 static void ngx_http_lfv_refresh_handler(ngx_event_t *ev);
+static void ngx_http_lfv_refresh_begin(ngx_http_lfv_refresher_t *rf);
+static void ngx_http_lfv_refresh_end(ngx_http_lfv_refresher_t *rf,
+    time_t at);
 static void ngx_http_lfv_refresh_start(ngx_http_lfv_refresher_t *rf);
 static ngx_buf_t *ngx_http_lfv_refresh_request(ngx_http_lfv_refresher_t *rf,
     ngx_pool_t *pool);
@@ -78,7 +86,6 @@ ngx_int_t
 ngx_http_lfv_refresh_init_worker(ngx_cycle_t *cycle,
     ngx_http_lfv_creds_conf_t *ccf)
 {
-    time_t                     now;
     ngx_http_lfv_refresher_t  *rf;
 
     rf = ngx_pcalloc(cycle->pool, sizeof(ngx_http_lfv_refresher_t));
@@ -99,17 +106,9 @@ ngx_http_lfv_refresh_init_worker(ngx_cycle_t *cycle,
     rf->timer.log = &rf->log;
     rf->timer.cancelable = 1;
 
-    /*
-     * After a reload the record is still fresh: wait for its time
-     * instead of asking the metadata service again.
-     */
+    /* after a reload the record may still be fresh: due() tells */
 
-    now = ngx_http_lfv_wall_clock();
-
-    if (ccf->sh->generation && ccf->sh->next_refresh > now) {
-        ngx_http_lfv_refresh_schedule(rf, ccf->sh->next_refresh);
-
-    } else {
+    if (ngx_worker == 0) {
         ngx_add_timer(&rf->timer, 1);
     }
 
@@ -117,14 +116,68 @@ ngx_http_lfv_refresh_init_worker(ngx_cycle_t *cycle,
 }
 
 
+/* the schedule's timer: worker 0's, and the one of a worker that fetched */
+
 static void
 ngx_http_lfv_refresh_handler(ngx_event_t *ev)
 {
     ngx_http_lfv_refresher_t  *rf = ev->data;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
+    time_t  at;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate || rf->busy) {
         return;
     }
+
+    if (ngx_http_lfv_credentials_due(rf->ccf, &at) != NGX_OK) {
+        if (ngx_worker == 0) {
+            ngx_http_lfv_refresh_schedule(rf, at);
+        }
+
+        return;
+    }
+
+    ngx_http_lfv_refresh_begin(rf);
+}
+
+
+void
+ngx_http_lfv_refresh_kick(ngx_http_lfv_creds_conf_t *ccf)
+{
+    ngx_http_lfv_refresher_t  *rf;
+
+    rf = ccf->refresher;
+
+    if (rf == NULL || rf->busy || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_http_lfv_refresh_begin(rf);
+}
+
+
+static void
+ngx_http_lfv_refresh_begin(ngx_http_lfv_refresher_t *rf)
+{
+    time_t  now;
+
+    now = ngx_time();
+
+    /* the longest a chain of five exchanges may take */
+
+    if (ngx_http_lfv_credentials_claim(rf->ccf, 5 * rf->ccf->timeout)
+        != NGX_OK)
+    {
+        /* another worker fetches: see again soon what it got */
+
+        if (ngx_worker == 0) {
+            ngx_http_lfv_refresh_schedule(rf, now + 1);
+        }
+
+        return;
+    }
+
+    rf->busy = 1;
 
     /* an IMDSv2 token is reused until shortly before it expires */
 
@@ -133,9 +186,7 @@ ngx_http_lfv_refresh_handler(ngx_event_t *ev)
     if (rf->ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
         rf->step = NGX_HTTP_LFV_STEP_CREDENTIALS;
 
-    } else if (rf->token_len
-               && ngx_http_lfv_wall_clock() < rf->token_expires)
-    {
+    } else if (rf->token_len && now < rf->token_expires) {
         rf->step = NGX_HTTP_LFV_STEP_ROLE;
 
     } else {
@@ -143,6 +194,15 @@ ngx_http_lfv_refresh_handler(ngx_event_t *ev)
     }
 
     ngx_http_lfv_refresh_start(rf);
+}
+
+
+static void
+ngx_http_lfv_refresh_end(ngx_http_lfv_refresher_t *rf, time_t at)
+{
+    rf->busy = 0;
+
+    ngx_http_lfv_refresh_schedule(rf, at);
 }
 
 
@@ -412,7 +472,7 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
 
         /* reused until shortly before it expires */
 
-        rf->token_expires = ngx_http_lfv_wall_clock()
+        rf->token_expires = ngx_time()
                             + NGX_HTTP_LFV_IMDS_TOKEN_TTL - 60;
 
         rf->step = NGX_HTTP_LFV_STEP_ROLE;
@@ -495,7 +555,7 @@ ngx_http_lfv_refresh_store(ngx_http_lfv_refresher_t *rf, ngx_str_t *body)
 
     ngx_explicit_memzero(body->data, body->len);
 
-    now = ngx_http_lfv_wall_clock();
+    now = ngx_time();
 
     if (doc->expiration && doc->expiration <= now) {
         ngx_explicit_memzero(doc, sizeof(ngx_http_lfv_creds_doc_t));
@@ -519,21 +579,26 @@ ngx_http_lfv_refresh_store(ngx_http_lfv_refresher_t *rf, ngx_str_t *body)
         at = now + NGX_HTTP_LFV_REFRESH_DEFAULT;
     }
 
-    ngx_http_lfv_credentials_store(rf->ccf, doc, at);
+    if (ngx_http_lfv_credentials_store(rf->ccf, doc, at) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, &rf->log, 0,
+                      "lfv: credentials refreshed from %V, key id %*s, "
+                      "expire in %T s, next refresh in %T s",
+                      ngx_http_lfv_credentials_source_name(rf->ccf->source),
+                      doc->access_key_id_len, doc->access_key_id,
+                      doc->expiration ? doc->expiration - now : 0, at - now);
 
-    ngx_log_error(NGX_LOG_INFO, &rf->log, 0,
-                  "lfv: credentials refreshed from %V, key id %*s, "
-                  "expire in %T s, next refresh in %T s",
-                  ngx_http_lfv_credentials_source_name(rf->ccf->source),
-                  doc->access_key_id_len, doc->access_key_id,
-                  doc->expiration ? doc->expiration - now : 0, at - now);
+    } else {
+        ngx_log_error(NGX_LOG_INFO, &rf->log, 0,
+                      "lfv: credentials fetched while nginx is exiting "
+                      "are not stored; the new workers fetch their own");
+    }
 
     ngx_explicit_memzero(doc, sizeof(ngx_http_lfv_creds_doc_t));
 
     ngx_destroy_pool(rf->fetch.pool);
     rf->fetch.pool = NULL;
 
-    ngx_http_lfv_refresh_schedule(rf, at);
+    ngx_http_lfv_refresh_end(rf, at);
 }
 
 
@@ -556,7 +621,7 @@ ngx_http_lfv_refresh_fail(ngx_http_lfv_refresher_t *rf, char *fmt, ...)
     }
 
     sh = rf->ccf->sh;
-    now = ngx_http_lfv_wall_clock();
+    now = ngx_time();
 
     /* retry with backoff: 1, 2, 4 ... seconds, at most a minute */
 
@@ -564,9 +629,17 @@ ngx_http_lfv_refresh_fail(ngx_http_lfv_refresher_t *rf, char *fmt, ...)
     backoff = ngx_min(backoff, NGX_HTTP_LFV_BACKOFF_MAX);
     at = now + backoff;
 
-    ngx_http_lfv_credentials_failed(rf->ccf, error, p - error, at);
+    if (ngx_http_lfv_credentials_failed(rf->ccf, error, p - error, at)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, &rf->log, 0,
+                      "lfv: credentials refresh failed while nginx is "
+                      "exiting: %*s", p - error, error);
+        rf->busy = 0;
+        return;
+    }
 
-    if (sh->generation && sh->expiration) {
+    if (sh->has_keys && sh->expiration) {
         left = sh->expiration - now;
 
         ngx_log_error(NGX_LOG_WARN, &rf->log, 0,
@@ -576,7 +649,7 @@ ngx_http_lfv_refresh_fail(ngx_http_lfv_refresher_t *rf, char *fmt, ...)
                       left >= 0 ? "expire in" : "expired",
                       left >= 0 ? left : -left, backoff);
 
-    } else if (sh->generation) {
+    } else if (sh->has_keys) {
         ngx_log_error(NGX_LOG_WARN, &rf->log, 0,
                       "lfv: credentials refresh failed: %*s; "
                       "retry in %T s", p - error, error, backoff);
@@ -587,7 +660,7 @@ ngx_http_lfv_refresh_fail(ngx_http_lfv_refresher_t *rf, char *fmt, ...)
                       p - error, error, backoff);
     }
 
-    ngx_http_lfv_refresh_schedule(rf, at);
+    ngx_http_lfv_refresh_end(rf, at);
 }
 
 
@@ -596,11 +669,14 @@ ngx_http_lfv_refresh_schedule(ngx_http_lfv_refresher_t *rf, time_t at)
 {
     time_t  delay;
 
-    delay = at - ngx_http_lfv_wall_clock();
+    /*
+     * Re-armed from the wall clock at least every minute: a monotonic
+     * timer set for hours sleeps through a step of the clock.
+     */
 
-    if (delay < 1) {
-        delay = 1;
-    }
+    delay = at - ngx_time();
+    delay = ngx_max(delay, 1);
+    delay = ngx_min(delay, NGX_HTTP_LFV_SCHEDULE_MAX);
 
     if (rf->timer.timer_set) {
         ngx_del_timer(&rf->timer);

@@ -35,8 +35,8 @@ typedef struct {
 static ngx_int_t ngx_http_lfv_status_handler(ngx_http_request_t *r);
 static void ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
     ngx_uint_t ready);
-static ngx_int_t ngx_http_lfv_status_team(void *data,
-    ngx_http_lfv_limit_node_t *node);
+static void ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node);
 static void ngx_http_lfv_status_printf(ngx_http_lfv_status_page_t *pg,
     const char *fmt, ...);
 static void ngx_http_lfv_status_escaped(ngx_http_lfv_status_page_t *pg,
@@ -87,8 +87,11 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     off_t                        len;
     ngx_int_t                    rc;
     ngx_str_t                    format;
-    ngx_uint_t                   ready;
+    time_t                       retry_after;
+    ngx_uint_t                   i, ready;
+    ngx_array_t                 *teams;
     ngx_chain_t                 *cl;
+    ngx_http_lfv_limit_stat_t   *stat;
     ngx_http_lfv_creds_t        *creds;
     ngx_http_lfv_main_conf_t    *lmcf;
     ngx_http_lfv_status_page_t   pg;
@@ -118,7 +121,19 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
 
     /* ready: a request arriving now could be signed */
 
-    ready = (ngx_http_lfv_credentials_get(&lmcf->creds, &creds) == NGX_OK);
+    ready = (ngx_http_lfv_credentials_get(&lmcf->creds, &creds, &retry_after)
+             == NGX_OK);
+
+    /* one copy of every team's counters, taken at once, then formatted */
+
+    teams = NULL;
+
+    if (lmcf->policy.zone) {
+        teams = ngx_http_lfv_limit_snapshot(lmcf->policy.zone, r->pool);
+        if (teams == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     ngx_http_lfv_status_credentials(&pg, ready);
 
@@ -131,18 +146,18 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
             ngx_http_lfv_status_printf(&pg, "%V",
                                        &ngx_http_lfv_families[pg.family]);
 
-            if (lmcf->policy.zone) {
-                (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
-                                               ngx_http_lfv_status_team, &pg);
+            for (i = 0; teams && i < teams->nelts; i++) {
+                stat = teams->elts;
+                ngx_http_lfv_status_team(&pg, &stat[i]);
             }
         }
 
     } else {
         ngx_http_lfv_status_printf(&pg, ",\"teams\":{");
 
-        if (lmcf->policy.zone) {
-            (void) ngx_http_lfv_limit_walk(lmcf->policy.zone,
-                                           ngx_http_lfv_status_team, &pg);
+        for (i = 0; teams && i < teams->nelts; i++) {
+            stat = teams->elts;
+            ngx_http_lfv_status_team(&pg, &stat[i]);
         }
 
         ngx_http_lfv_status_printf(&pg, "}}\n");
@@ -191,44 +206,26 @@ static void
 ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
     ngx_uint_t ready)
 {
-    time_t                      now, expires_in;
-    ngx_str_t                   akid, error;
-    ngx_uint_t                  fetches, failures;
-    ngx_http_lfv_creds_t       *creds;
-    ngx_http_lfv_creds_shm_t   *sh;
-    ngx_http_lfv_creds_conf_t  *ccf;
-    ngx_http_lfv_main_conf_t   *lmcf;
-    time_t                      refreshed, failed;
+    time_t                       expires_in;
+    ngx_str_t                    akid, error, *source;
+    ngx_http_lfv_main_conf_t    *lmcf;
+    ngx_http_lfv_creds_state_t   st;
 
     lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
-    ccf = &lmcf->creds;
-    sh = ccf->sh;
 
-    creds = sh ? &ccf->local : &ccf->fixed;
+    /* one consistent copy of the record; only the public key id */
 
-    /* only the public key id: never a secret */
+    ngx_http_lfv_credentials_state(&lmcf->creds, &st);
 
-    akid = creds->access_key_id;
+    source = &lmcf->creds.fixed.source;
 
-    if (sh && creds->generation == 0) {
-        ngx_str_null(&akid);
-    }
+    akid.data = st.access_key_id;
+    akid.len = st.access_key_id_len;
 
-    now = ngx_http_lfv_wall_clock();
-    expires_in = creds->expiration ? creds->expiration - now : -1;
+    error.data = st.error;
+    error.len = st.error_len;
 
-    refreshed = sh ? sh->refreshed : 0;
-    failed = sh ? sh->failed : 0;
-    failures = sh ? sh->failures : 0;
-    fetches = sh ? sh->fetches : 0;
-
-    if (sh && sh->error_len) {
-        error.data = sh->error;
-        error.len = ngx_min(sh->error_len, NGX_HTTP_LFV_ERROR_MAX);
-
-    } else {
-        ngx_str_null(&error);
-    }
+    expires_in = st.expiration ? st.expiration - ngx_time() : -1;
 
     if (pg->prometheus) {
         ngx_http_lfv_status_printf(pg,
@@ -240,8 +237,17 @@ ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
             "lfv_credentials_info{source=\"%V\",access_key_id=\"%V\"} 1\n"
             "# HELP lfv_credentials_expiry_seconds Seconds until they "
             "expire, -1 for never.\n"
-            "# TYPE lfv_credentials_expiry_seconds gauge\n"
-            "lfv_credentials_expiry_seconds %T\n"
+            "# TYPE lfv_credentials_expiry_seconds gauge\n",
+            ready, source, &akid);
+
+        /* no sample while there are no credentials to expire */
+
+        if (st.has_keys) {
+            ngx_http_lfv_status_printf(pg, "lfv_credentials_expiry_seconds "
+                                       "%T\n", expires_in);
+        }
+
+        ngx_http_lfv_status_printf(pg,
             "# HELP lfv_credentials_last_refresh_timestamp_seconds Last "
             "successful fetch.\n"
             "# TYPE lfv_credentials_last_refresh_timestamp_seconds gauge\n"
@@ -257,18 +263,26 @@ ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
             "requests.\n"
             "# TYPE lfv_credentials_fetches_total counter\n"
             "lfv_credentials_fetches_total %ui\n",
-            ready, &creds->source, &akid, expires_in, refreshed, failed,
-            failures, fetches);
+            st.refreshed, st.failed, st.failures, st.fetches);
         return;
     }
 
     ngx_http_lfv_status_printf(pg,
         "{\"ready\":%s,\"credentials\":{\"source\":\"%V\","
-        "\"access_key_id\":\"%V\",\"expires_in\":%T,"
-        "\"last_refresh\":%T,\"last_error_time\":%T,"
+        "\"access_key_id\":\"%V\",\"expires_in\":",
+        ready ? "true" : "false", source, &akid);
+
+    if (st.has_keys) {
+        ngx_http_lfv_status_printf(pg, "%T", expires_in);
+
+    } else {
+        ngx_http_lfv_status_printf(pg, "null");
+    }
+
+    ngx_http_lfv_status_printf(pg,
+        ",\"last_refresh\":%T,\"last_error_time\":%T,"
         "\"failures\":%ui,\"fetches\":%ui,\"last_error\":\"",
-        ready ? "true" : "false", &creds->source, &akid, expires_in,
-        refreshed, failed, failures, fetches);
+        st.refreshed, st.failed, st.failures, st.fetches);
 
     /* our own text, but it may quote what a metadata service said */
 
@@ -277,11 +291,10 @@ ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
 }
 
 
-static ngx_int_t
-ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
+static void
+ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node)
 {
-    ngx_http_lfv_status_page_t *pg = data;
-
     ngx_uint_t              i, n;
     ngx_http_lfv_reason_t  *rs;
 
@@ -295,12 +308,12 @@ ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
         if (pg->family < 3) {
             ngx_http_lfv_status_printf(pg, "%s{team=\"",
                                        counters[pg->family]);
-            ngx_http_lfv_status_escaped(pg, &node->sn.str);
+            ngx_http_lfv_status_escaped(pg, &node->team);
             ngx_http_lfv_status_printf(pg, "\"} %ui\n",
                                        pg->family == 0 ? node->forwarded
                                        : pg->family == 1 ? node->throttled
                                        : node->units_started);
-            return pg->rc;
+            return;
         }
 
         for (i = 1; i < NGX_HTTP_LFV_REASON_LAST; i++) {
@@ -311,16 +324,16 @@ ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
             rs = ngx_http_lfv_reason(i);
 
             ngx_http_lfv_status_printf(pg, "lfv_rejected_total{team=\"");
-            ngx_http_lfv_status_escaped(pg, &node->sn.str);
+            ngx_http_lfv_status_escaped(pg, &node->team);
             ngx_http_lfv_status_printf(pg, "\",reason=\"%V\"} %ui\n",
                                        &rs->name, node->rejected[i]);
         }
 
-        return pg->rc;
+        return;
     }
 
     ngx_http_lfv_status_printf(pg, "%s\"", pg->teams++ ? "," : "");
-    ngx_http_lfv_status_escaped(pg, &node->sn.str);
+    ngx_http_lfv_status_escaped(pg, &node->team);
     ngx_http_lfv_status_printf(pg, "\":{\"forwarded\":%ui,\"throttled\":%ui,"
                                "\"units_started\":%ui,\"rejected\":{",
                                node->forwarded, node->throttled,
@@ -335,8 +348,6 @@ ngx_http_lfv_status_team(void *data, ngx_http_lfv_limit_node_t *node)
     }
 
     ngx_http_lfv_status_printf(pg, "}}");
-
-    return pg->rc;
 }
 
 
