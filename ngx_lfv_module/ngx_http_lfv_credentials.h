@@ -12,7 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_creds_doc.h"
 
 
 #define NGX_HTTP_LFV_CREDS_NONE       0

@@ -13,7 +13,7 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
-#include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_fetch_response.h"
 
 
 #define NGX_HTTP_LFV_FETCH_MAX  16384

@@ -13,9 +13,7 @@
 #endif
 
 #include "ngx_http_lfv_sigv4.h"
-
-
-#define NGX_HTTP_LFV_SECRET_MAX  256
+#include "ngx_http_lfv_creds_doc.h"
 
 
 static ngx_int_t ngx_http_lfv_sigv4_hmac(ngx_http_lfv_sigv4_crypto_t *c,

@@ -1,10 +1,11 @@
 #!/usr/bin/perl
 
 # The parsers of what the metadata services answer
-# (ngx_http_lfv_creds_parse.c), linked without nginx into
-# t/unit/creds_driver.c: the HTTP response, the credentials JSON and
-# RFC 3339 times, every rule on both sides of its boundary.  Expected
-# epochs were checked with `date -u -d ... +%s`.
+# (ngx_http_lfv_fetch_response.c, ngx_http_lfv_creds_doc.c,
+# ngx_http_lfv_time.c), linked without nginx into t/unit/creds_driver.c:
+# the HTTP response, the credentials JSON and RFC 3339 times, every rule
+# on both sides of its boundary.  Expected epochs were checked with
+# `date -u -d ... +%s`.
 
 use strict;
 use warnings;
@@ -567,7 +568,9 @@ sub build {
         "$root/ngx_lfv_module", "$root/t/unit");
 
     my @src = ("$root/t/unit/creds_driver.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_creds_parse.c",
+        "$root/ngx_lfv_module/ngx_http_lfv_fetch_response.c",
+        "$root/ngx_lfv_module/ngx_http_lfv_creds_doc.c",
+        "$root/ngx_lfv_module/ngx_http_lfv_time.c",
         "$root/ngx_lfv_module/ngx_http_lfv_json.c",
         "$root/t/unit/ngx_stubs.c");
 

@@ -20,7 +20,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_creds_doc.h"
+#include "ngx_http_lfv_time.h"
 #include "ngx_lfv_unit.h"
 
 

@@ -15,7 +15,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_request.h"
-#include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_creds_doc.h"
 #include "ngx_lfv_unit.h"
 
 

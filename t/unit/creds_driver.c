@@ -5,7 +5,8 @@
 
 
 /*
- * Runs one parser of ngx_http_lfv_creds_parse.c on stdin, for
+ * Runs one parser of ngx_http_lfv_fetch_response.c,
+ * ngx_http_lfv_creds_doc.c or ngx_http_lfv_time.c on stdin, for
  * t/creds-parsers.t.  The first line names the parser, the rest of the
  * input (every byte, CR and NUL included) is what it parses:
  *
@@ -28,7 +29,9 @@
 
 #include <openssl/evp.h>
 
-#include "ngx_http_lfv_creds_parse.h"
+#include "ngx_http_lfv_fetch_response.h"
+#include "ngx_http_lfv_creds_doc.h"
+#include "ngx_http_lfv_time.h"
 
 
 #define NGX_LFV_DRIVER_INPUT_MAX  (1024 * 1024)

@@ -4,13 +4,15 @@
  */
 
 
-#ifndef _NGX_HTTP_LFV_CREDS_PARSE_H_INCLUDED_
-#define _NGX_HTTP_LFV_CREDS_PARSE_H_INCLUDED_
+#ifndef _NGX_HTTP_LFV_CREDS_DOC_H_INCLUDED_
+#define _NGX_HTTP_LFV_CREDS_DOC_H_INCLUDED_
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+
+/* the size limits of a credential: the only definition in the module */
 
 #define NGX_HTTP_LFV_AKID_MAX      128
 #define NGX_HTTP_LFV_SECRET_MAX    256
@@ -23,12 +25,6 @@
  */
 
 typedef struct {
-    ngx_uint_t                  status;
-    ngx_str_t                   body;           /* points into the input */
-} ngx_http_lfv_http_response_t;
-
-
-typedef struct {
     u_char                      access_key_id[NGX_HTTP_LFV_AKID_MAX];
     u_char                      secret_access_key[NGX_HTTP_LFV_SECRET_MAX];
     u_char                      session_token[NGX_HTTP_LFV_TOKEN_MAX];
@@ -38,15 +34,6 @@ typedef struct {
     time_t                      expiration;     /* 0: none given */
 } ngx_http_lfv_creds_doc_t;
 
-
-/*
- * A whole HTTP/1.x response as read until the peer closed: status line,
- * headers, body.  The body ends at Content-Length when one is given
- * (NGX_ERROR if fewer bytes came); chunked transfer coding is refused.
- * NGX_OK or NGX_ERROR; *err names the problem for the log (static).
- */
-ngx_int_t ngx_http_lfv_parse_http_response(u_char *p, size_t len,
-    ngx_http_lfv_http_response_t *resp, char **err);
 
 /*
  * The credentials document of IMDS or the container endpoint: a JSON
@@ -61,9 +48,6 @@ ngx_int_t ngx_http_lfv_parse_http_response(u_char *p, size_t len,
 ngx_int_t ngx_http_lfv_parse_credentials(u_char *p, size_t len,
     ngx_http_lfv_creds_doc_t *doc, char **err);
 
-/* "2026-11-26T12:34:56Z", optional fraction, "Z" or "+00:00" */
-time_t ngx_http_lfv_parse_rfc3339(u_char *p, size_t len);
-
 /*
  * A value that goes into a header of a metadata request (the IMDSv2
  * token, the container authorization token): no CR, LF, NUL or other
@@ -72,4 +56,4 @@ time_t ngx_http_lfv_parse_rfc3339(u_char *p, size_t len);
 ngx_int_t ngx_http_lfv_check_header_value(u_char *p, size_t len);
 
 
-#endif /* _NGX_HTTP_LFV_CREDS_PARSE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_LFV_CREDS_DOC_H_INCLUDED_ */
