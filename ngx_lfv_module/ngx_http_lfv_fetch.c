@@ -127,7 +127,10 @@ ngx_http_lfv_fetch_read_handler(ngx_event_t *rev)
     }
 
     if (f->response == NULL) {
-        f->response = ngx_create_temp_buf(f->pool, NGX_HTTP_LFV_FETCH_MAX);
+
+        /* one byte more: a response of exactly the limit is complete */
+
+        f->response = ngx_create_temp_buf(f->pool, NGX_HTTP_LFV_FETCH_MAX + 1);
         if (f->response == NULL) {
             ngx_http_lfv_fetch_done(f, NGX_ERROR, "no memory");
             return;

@@ -14,7 +14,6 @@ static ngx_int_t ngx_http_lfv_parse_status_line(u_char **pp, u_char *last,
     ngx_uint_t *status);
 static ngx_int_t ngx_http_lfv_parse_content_length(u_char *p, u_char *last,
     size_t *length);
-static ngx_int_t ngx_http_lfv_parse_digits(u_char *p, ngx_uint_t n);
 
 
 #define ngx_http_lfv_digit(c)  ((c) >= '0' && (c) <= '9')
@@ -203,7 +202,7 @@ ngx_http_lfv_parse_status_line(u_char **pp, u_char *last, ngx_uint_t *status)
         return NGX_ERROR;
     }
 
-    n = ngx_http_lfv_parse_digits(p + 9, 3);
+    n = ngx_atoi(p + 9, 3);
 
     if (n < 100 || n > 599) {
         return NGX_ERROR;
@@ -271,26 +270,4 @@ ngx_http_lfv_parse_content_length(u_char *p, u_char *last, size_t *length)
     *length = n;
 
     return NGX_OK;
-}
-
-
-/* the same as in ngx_http_lfv_time.c: each parser file keeps its own */
-
-static ngx_int_t
-ngx_http_lfv_parse_digits(u_char *p, ngx_uint_t n)
-{
-    ngx_int_t  value;
-
-    /* exactly n decimal digits, or -1 */
-
-    for (value = 0; n; n--, p++) {
-
-        if (!ngx_http_lfv_digit(*p)) {
-            return -1;
-        }
-
-        value = value * 10 + (*p - '0');
-    }
-
-    return value;
 }

@@ -10,7 +10,6 @@
 #include "ngx_http_lfv_time.h"
 
 
-static ngx_int_t ngx_http_lfv_parse_digits(u_char *p, ngx_uint_t n);
 
 
 #define ngx_http_lfv_digit(c)  ((c) >= '0' && (c) <= '9')
@@ -42,12 +41,12 @@ ngx_http_lfv_parse_rfc3339(u_char *p, size_t len)
         return NGX_ERROR;
     }
 
-    year = ngx_http_lfv_parse_digits(p, 4);
-    month = ngx_http_lfv_parse_digits(p + 5, 2);
-    day = ngx_http_lfv_parse_digits(p + 8, 2);
-    hour = ngx_http_lfv_parse_digits(p + 11, 2);
-    min = ngx_http_lfv_parse_digits(p + 14, 2);
-    sec = ngx_http_lfv_parse_digits(p + 17, 2);
+    year = ngx_atoi(p, 4);
+    month = ngx_atoi(p + 5, 2);
+    day = ngx_atoi(p + 8, 2);
+    hour = ngx_atoi(p + 11, 2);
+    min = ngx_atoi(p + 14, 2);
+    sec = ngx_atoi(p + 17, 2);
 
     if (year < 1970 || month < 1 || month > 12 || day < 1
         || hour < 0 || hour > 23 || min < 0 || min > 59
@@ -97,8 +96,8 @@ ngx_http_lfv_parse_rfc3339(u_char *p, size_t len)
             return NGX_ERROR;
         }
 
-        oh = ngx_http_lfv_parse_digits(p + 1, 2);
-        om = ngx_http_lfv_parse_digits(p + 4, 2);
+        oh = ngx_atoi(p + 1, 2);
+        om = ngx_atoi(p + 4, 2);
 
         if (oh < 0 || oh > 23 || om < 0 || om > 59) {
             return NGX_ERROR;
@@ -140,24 +139,4 @@ ngx_http_lfv_parse_rfc3339(u_char *p, size_t len)
     }
 
     return (time_t) t;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_parse_digits(u_char *p, ngx_uint_t n)
-{
-    ngx_int_t  value;
-
-    /* exactly n decimal digits, or -1 */
-
-    for (value = 0; n; n--, p++) {
-
-        if (!ngx_http_lfv_digit(*p)) {
-            return -1;
-        }
-
-        value = value * 10 + (*p - '0');
-    }
-
-    return value;
 }

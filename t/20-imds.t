@@ -109,6 +109,28 @@ for my $kind (qw(500 hang garbage reset oversize expired)) {
 like($t->error_log, qr/\[warn\].*lfv: credentials refresh failed/,
     'failures logged as warnings');
 
+# the size limit's edge: a whole answer of 16,384 bytes is taken, one
+# byte more is refused
+
+{
+    my $n = refreshes();
+    $imds->control(POST => 'fault',
+        { kind => 'exact', size => 16384, target => 'credentials' });
+    ok(wait_for('16384 bytes', sub { refreshes() > $n }),
+        'an answer of exactly 16,384 bytes is taken');
+
+    my $mark = $t->error_log_mark;
+    $imds->control(POST => 'fault',
+        { kind => 'exact', size => 16385, target => 'credentials' });
+    ok(wait_for('16385 bytes', sub {
+        $t->error_log($mark) =~ /credentials request: response too large/ }),
+        'an answer of 16,385 bytes is refused as too large');
+
+    $n = refreshes();
+    $imds->control(POST => 'fault', { kind => 'none', target => 'all' });
+    ok(wait_for('recovery', sub { refreshes() > $n }), 'and then recovers');
+}
+
 # reload keeps the credentials: no new fetch needed
 
 sleep 1.5;

@@ -6,7 +6,9 @@ What lives here:
   * a threaded HTTP server plus a run loop that exits cleanly on SIGTERM/SIGINT,
   * a base request handler (body framing incl. chunked, response helpers),
   * the shared keys file (what lfv_sim accepts) and credential issuing/rotation,
-  * counters, fault injection and the /_sim/* control API of the credential sims.
+  * counters, fault injection and the /_sim/* control API of the credential sims,
+  * a wall clock that a test may step (LFV_SIM_CLOCK), shared with an nginx
+    under libfaketime.
 """
 
 import base64
@@ -14,6 +16,7 @@ import fcntl
 import http.server
 import json
 import os
+import re
 import secrets
 import select
 import signal
@@ -28,6 +31,31 @@ import time
 MAX_BODY = 8 * 1024 * 1024      # refuse request bodies larger than this
 HANG_LIMIT = 30.0               # a "hang" fault never holds a connection longer
 OVERSIZE = 1024 * 1024          # size of an "oversize" fault body
+
+
+# ---------------------------------------------------------------- the clock
+
+# LFV_SIM_CLOCK names a file holding an offset in seconds ("+7200", "-60"),
+# the relative form libfaketime reads from FAKETIME_TIMESTAMP_FILE: a test
+# that steps nginx's wall clock steps the simulators' with the same file,
+# as a VM's suspend or an NTP step moves every clock on the host.  Only the
+# wall clock moves; sleeps and timeouts use the monotonic clock.
+
+_CLOCK_FILE = os.environ.get('LFV_SIM_CLOCK')
+
+
+def _clock_offset():
+    try:
+        with open(_CLOCK_FILE) as f:
+            m = re.fullmatch(r'([+-]?\d+)s?', f.read().strip())
+    except OSError:
+        return 0.0
+    return float(m.group(1)) if m else 0.0
+
+
+if _CLOCK_FILE:
+    _real_time = time.time
+    time.time = lambda: _real_time() + _clock_offset()
 
 
 # ---------------------------------------------------------------- files
@@ -164,7 +192,8 @@ class Issuer:
 
 # ---------------------------------------------------------------- faults, counters
 
-FAULT_KINDS = ('none', '500', 'hang', 'garbage', 'reset', 'oversize', 'expired')
+FAULT_KINDS = ('none', '500', 'hang', 'garbage', 'reset', 'oversize', 'expired',
+               'exact')
 
 
 class Faults:
@@ -174,15 +203,19 @@ class Faults:
         self.targets = tuple(targets)
         self.lock = threading.Lock()
         self.state = {t: ('none', None) for t in self.targets}
+        self.size = 0                   # of the whole "exact" response
 
-    def set(self, kind, target, count=None):
+    def set(self, kind, target, count=None, size=None):
         if kind not in FAULT_KINDS:
             raise ValueError('kind must be one of %s' % '|'.join(FAULT_KINDS))
         if target != 'all' and target not in self.targets:
             raise ValueError('target must be one of %s|all' % '|'.join(self.targets))
         if count is not None and (not isinstance(count, int) or count < 1):
             raise ValueError('count must be a positive integer')
+        if kind == 'exact' and (not isinstance(size, int) or not 1024 <= size <= OVERSIZE):
+            raise ValueError('"exact" needs a size from 1024 to %d' % OVERSIZE)
         with self.lock:
+            self.size = size or 0
             for t in (self.targets if target == 'all' else (target,)):
                 self.state[t] = (kind, count)
 
@@ -402,7 +435,8 @@ class CredHandler(BaseHandler):
             return self.send_json(200, srv.faults.snapshot())
         if route == ('POST', '/_sim/fault'):
             try:
-                srv.faults.set(req.get('kind', 'none'), req.get('target', 'all'), req.get('count'))
+                srv.faults.set(req.get('kind', 'none'), req.get('target', 'all'), req.get('count'),
+                               req.get('size'))
             except (ValueError, AttributeError) as e:
                 return self.send_json(400, {'error': str(e)})
             return self.send_json(200, srv.faults.snapshot())
@@ -433,6 +467,8 @@ class CredHandler(BaseHandler):
             self.send(200, self.garbage_body(target), 'text/plain')
         elif kind == 'oversize':
             self.send(200, self.oversize_body(target), 'text/plain')
+        elif kind == 'exact':
+            self.send_exact(target, self.server.faults.size)
         elif kind == 'expired':
             # A fresh key set that expired a minute ago; it is never put in
             # the keys file, so using it upstream is always rejected.
@@ -448,6 +484,30 @@ class CredHandler(BaseHandler):
             doc = self.credentials_doc(self.server.issuer.get())
             return doc[:len(doc) // 2]          # truncated JSON document
         return b'\x00\xff<html>garbage\r\n\x1b[0m{'
+
+    def send_exact(self, target, size):
+        """The usual answer, padded so that the whole response, status line
+        and headers included, is exactly SIZE bytes: a size limit's edge."""
+        if target == 'credentials':
+            doc = json.loads(self.credentials_doc(self.server.issuer.get()))
+            ctype = self.credentials_ctype
+        else:
+            doc, ctype = None, 'text/plain'
+        head = ('HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %%d\r\n'
+                'Connection: close\r\n\r\n' % ctype)
+        blen = size - len(head % size)
+        while len(head % blen) + blen != size:
+            blen += size - (len(head % blen) + blen)
+        if doc is None:
+            body = 'A' * blen
+        else:
+            doc['Padding'] = ''
+            doc['Padding'] = 'x' * (blen - len(json.dumps(doc)))
+            body = json.dumps(doc)
+        data = (head % len(body)).encode() + body.encode()
+        assert len(data) == size, (len(data), size)
+        self.close_connection = True
+        self.wfile.write(data)
 
     def oversize_body(self, target):
         if target == 'credentials':

@@ -32,6 +32,33 @@ ngx_hex_dump(u_char *dst, u_char *src, size_t len)
 }
 
 
+/* exactly n decimal digits, or NGX_ERROR, as nginx's */
+
+ngx_int_t
+ngx_atoi(u_char *line, size_t n)
+{
+    ngx_int_t  value;
+
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    for (value = 0; n--; line++) {
+        if (*line < '0' || *line > '9') {
+            return NGX_ERROR;
+        }
+
+        if (value >= NGX_MAX_INT_T_VALUE / 10) {
+            return NGX_ERROR;
+        }
+
+        value = value * 10 + (*line - '0');
+    }
+
+    return value;
+}
+
+
 void
 ngx_explicit_memzero(void *buf, size_t n)
 {
