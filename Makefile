@@ -18,7 +18,7 @@ CC_OPT      ?= -O2
 # Debian packages the build and the suite need
 APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
            python3-cryptography awscli curl \
-           openssl perl
+           openssl perl libfaketime gdb
 
 FUZZ_PKGS = clang-14 libclang-rt-14-dev
 

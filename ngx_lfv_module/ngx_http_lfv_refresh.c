@@ -19,7 +19,7 @@
 #define NGX_HTTP_LFV_REFRESH_LEAD      900    /* as the SDKs: 15 minutes */
 #define NGX_HTTP_LFV_REFRESH_DEFAULT   3600
 #define NGX_HTTP_LFV_BACKOFF_MAX       60
-#define NGX_HTTP_LFV_SCHEDULE_MAX      60
+#define NGX_HTTP_LFV_SCHEDULE_MAX      10
 
 
 typedef enum {
@@ -670,8 +670,9 @@ ngx_http_lfv_refresh_schedule(ngx_http_lfv_refresher_t *rf, time_t at)
     time_t  delay;
 
     /*
-     * Re-armed from the wall clock at least every minute: a monotonic
-     * timer set for hours sleeps through a step of the clock.
+     * Re-armed from the wall clock every 10 s at most: a monotonic timer
+     * set for hours sleeps through a step of the clock (a suspended VM,
+     * NTP), and a wake-up of worker 0 costs nothing.
      */
 
     delay = at - ngx_time();

@@ -5,6 +5,7 @@ package LFV::Conf;
 #
 #   my ($t, $sim) = LFV::Conf->start(http => '...', location => '...',
 #                                    workers => 2, server => '...',
+#                                    main => '...',
 #                                    credentials => 'imds endpoint=...');
 #
 # Without "credentials", static keys that the simulator is given; with
@@ -33,7 +34,7 @@ sub setup {
     $t->set(lfv_port => $sim->{port});
     $t->set(ca => $sim->{ca});
     $t->set(workers => $o{workers} || 1);
-    for my $k (qw(http location server)) {
+    for my $k (qw(main http location server)) {
         (my $v = $o{$k} || '') =~ s/%%PREFIX%%/$t->prefix/ge;
         $t->set($k => $v);
     }
@@ -42,6 +43,7 @@ sub setup {
 
     $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
+%%KEY_main%%
 
 worker_processes %%KEY_workers%%;
 
