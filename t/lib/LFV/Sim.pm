@@ -5,6 +5,7 @@ package LFV::Sim;
 #   my $sim = LFV::Sim->lfv($t, keys => { AKID => { secret => 'S' } });
 #   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...})
 #   my $imds = LFV::Sim->imds($t, %args);   $imds->control(POST => 'fault', {...})
+#   (name => 'imds2' starts a second one beside the first)
 
 use strict;
 use warnings;
@@ -54,14 +55,14 @@ sub lfv {
 
 sub imds {
     my ($class, $t, %o) = @_;
-    my $self = $class->_start($t, 'imds', 'imds_sim.py',
+    my $self = $class->_start($t, $o{name} || 'imds', 'imds_sim.py',
         '--keys', $t->prefix . '/keys.json', @{ $o{args} || [] });
     return $self;
 }
 
 sub container {
     my ($class, $t, %o) = @_;
-    my $self = $class->_start($t, 'container', 'container_sim.py',
+    my $self = $class->_start($t, $o{name} || 'container', 'container_sim.py',
         '--keys', $t->prefix . '/keys.json', @{ $o{args} || [] });
     return $self;
 }
