@@ -225,8 +225,8 @@ ngx_http_lfv_credentials_get(ngx_http_lfv_creds_conf_t *ccf,
          * keeps it to one fetch for all workers.
          */
 
-        if (local->generation == 0
-            || now >= at + NGX_HTTP_LFV_OVERDUE)
+        if ((local->generation == 0 || now >= at + NGX_HTTP_LFV_OVERDUE)
+            && (sh->fetcher == 0 || now >= sh->fetch_until))
         {
             ngx_http_lfv_refresh_kick(ccf);
         }
@@ -268,9 +268,9 @@ ngx_http_lfv_credentials_due(ngx_http_lfv_creds_conf_t *ccf, time_t *at)
         return NGX_OK;
     }
 
-    if (sh->has_keys && ccf->local.generation == 0) {
+    if (sh->has_keys && ccf->local.generation == 0 && sh->failures == 0) {
 
-        /* not ours */
+        /* not ours, and not tried yet: a failed try keeps its backoff */
 
         *at = 0;
         return NGX_OK;

@@ -17,8 +17,6 @@
 #include "ngx_http_lfv_body.h"
 
 
-
-
 static ngx_int_t ngx_http_lfv_redirected(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit);
 static ngx_http_lfv_audit_t *ngx_http_lfv_create_audit(ngx_http_request_t *r);

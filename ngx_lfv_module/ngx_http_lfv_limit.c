@@ -12,6 +12,10 @@
 #include "ngx_http_lfv_limit.h"
 
 
+/* how many of the least recently seen teams a full zone looks at */
+#define NGX_HTTP_LFV_EVICT_LOOK  64
+
+
 static ngx_int_t ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_lfv_limit_reserve(ngx_shm_zone_t *shm_zone,
@@ -209,6 +213,7 @@ ngx_http_lfv_limit_alloc(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
     uint32_t hash, ngx_log_t *log)
 {
     size_t                      size;
+    ngx_uint_t                  n;
     ngx_queue_t                *q, *prev;
     ngx_http_lfv_limit_node_t  *node, *old;
 
@@ -216,9 +221,12 @@ ngx_http_lfv_limit_alloc(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
-    for (q = ngx_queue_last(&ctx->sh->queue);
-         node == NULL && log && q != ngx_queue_sentinel(&ctx->sh->queue);
-         q = prev)
+    /* a bounded look from the tail: the zone's lock is held */
+
+    for (q = ngx_queue_last(&ctx->sh->queue), n = 0;
+         node == NULL && log && q != ngx_queue_sentinel(&ctx->sh->queue)
+         && n < NGX_HTTP_LFV_EVICT_LOOK;
+         q = prev, n++)
     {
         prev = ngx_queue_prev(q);
         old = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);

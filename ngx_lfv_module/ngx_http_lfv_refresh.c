@@ -345,6 +345,15 @@ ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
         }
 
         n = ccf->auth_token.len;
+
+        if (n == 0) {
+
+            /* no token: no Authorization header */
+
+            *len = 0;
+            return NGX_OK;
+        }
+
         ngx_memcpy(buf, ccf->auth_token.data, n);
 
         goto check;

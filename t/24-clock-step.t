@@ -67,7 +67,7 @@ EOF
 {
     # only nginx's wall clock moves: timers use the monotonic clock
 
-    local $ENV{LD_PRELOAD} = $faketime;
+    local $ENV{LD_PRELOAD} = join ':', _asan_runtime(), $faketime;
     local $ENV{FAKETIME_TIMESTAMP_FILE} = $clock;
     local $ENV{FAKETIME_NO_CACHE} = 1;
     local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
@@ -160,6 +160,14 @@ $r = start(team => 'spend');
 is($r->{status}, 202, 'the next window has a full budget');
 
 $t->done;
+
+
+# a sanitizer build wants its runtime first in the library list
+
+sub _asan_runtime {
+    my $ldd = `ldd ${\ $t->nginx_bin} 2>/dev/null` // '';
+    return $ldd =~ m{\blibasan\.so\S* => (\S+)} ? ($1) : ();
+}
 
 
 sub _http_date {
