@@ -68,6 +68,16 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
     ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException", "query",
         "the request target must not have a query string"),
     ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "query_parameter",
+        "the query may only have nextToken and maxResults, each once, "
+        "as name=value"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "max_results", "maxResults must be an integer from 1 to 100"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "next_token",
+        "nextToken must be 1 to 2048 characters of letters, digits, "
+        "\"/\", \"+\" and \"=\", percent-encoded as the SDKs send them"),
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
         "percent_encoding",
         "the request target must not contain percent-encoding"),
     ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
@@ -94,6 +104,8 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
         "X-Amzn-Client-Token must be given once, 1 to 64 characters of "
         "letters, digits and \"-\""),
 
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "body_not_allowed", "this operation takes no request body"),
     ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
         "body_empty", "the request body must be a JSON object"),
     ngx_http_lfv_rule(NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,

@@ -17,6 +17,21 @@
 #include "ngx_http_lfv_body.h"
 
 
+/* indexed by ngx_http_lfv_op_e */
+
+static char  *ngx_http_lfv_op_verbs[] = {
+    "use", "start", "stop", "describe", "list"
+};
+
+static ngx_str_t  ngx_http_lfv_op_methods[] = {
+    ngx_null_string,
+    ngx_string("only POST is allowed on the StartModel route"),
+    ngx_string("only POST is allowed on the StopModel route"),
+    ngx_string("only GET is allowed on the DescribeModel route"),
+    ngx_string("only GET is allowed on the ListModels route")
+};
+
+
 static ngx_int_t ngx_http_lfv_redirected(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit);
 static ngx_http_lfv_audit_t *ngx_http_lfv_create_audit(ngx_http_request_t *r);
@@ -24,7 +39,7 @@ static void ngx_http_lfv_audit_cleanup(void *data);
 static ngx_int_t ngx_http_lfv_team(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_request(ngx_http_request_t *r,
-    ngx_http_lfv_audit_t *audit);
+    ngx_http_lfv_ctx_t *ctx);
 static ngx_http_lfv_reason_e ngx_http_lfv_check_policy(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit);
 static void ngx_http_lfv_body_handler(ngx_http_request_t *r);
@@ -106,7 +121,7 @@ ngx_http_lfv_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    reason = ngx_http_lfv_check_request(r, audit);
+    reason = ngx_http_lfv_check_request(r, ctx);
 
     if (reason == NGX_HTTP_LFV_OK) {
         reason = ngx_http_lfv_check_policy(r, audit);
@@ -349,9 +364,11 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
         }
 
         audit->message.data = p;
-        audit->message.len = ngx_sprintf(p, "team \"%V\" may not start models "
+        audit->message.len = ngx_sprintf(p, "team \"%V\" may not %s models "
                                        "of project \"%V\"",
-                                       &audit->team, &audit->project)
+                                       &audit->team,
+                                       ngx_http_lfv_op_verbs[audit->operation],
+                                       &audit->project)
                            - p;
     }
 
@@ -360,30 +377,66 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
 
 
 static ngx_http_lfv_reason_e
-ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
+ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 {
-    ngx_uint_t              i, tokens;
-    ngx_list_part_t        *part;
-    ngx_table_elt_t        *h;
-    ngx_http_lfv_reason_e   reason;
+    ngx_uint_t                i, tokens, method;
+    ngx_list_part_t          *part;
+    ngx_table_elt_t          *h;
+    ngx_http_lfv_audit_t     *audit;
+    ngx_http_lfv_target_t     target;
+    ngx_http_lfv_reason_e     reason;
+    ngx_http_lfv_loc_conf_t  *llcf;
+
+    audit = ctx->audit;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
     reason = ngx_http_lfv_parse_target(r->unparsed_uri.data,
-                                       r->unparsed_uri.len,
-                                       &audit->project, &audit->version);
+                                       r->unparsed_uri.len, &target);
+
+    audit->operation = target.operation;
+    audit->project = target.project;
+    audit->version = target.version;
+
+    if (reason == NGX_HTTP_LFV_OK
+        && !(llcf->operations & (1 << target.operation)))
+    {
+        reason = NGX_HTTP_LFV_ROUTE;
+    }
+
+    if (reason == NGX_HTTP_LFV_ROUTE) {
+        audit->operation = NGX_HTTP_LFV_OP_NONE;
+        audit->message = llcf->route_message;
+    }
+
     if (reason != NGX_HTTP_LFV_OK) {
         return reason;
     }
 
-    /* the URI that proxy_pass sends is the one that is signed */
+    ctx->query = target.query;
 
-    if (r->uri.len != r->unparsed_uri.len
-        || ngx_strncmp(r->uri.data, r->unparsed_uri.data, r->uri.len) != 0)
+    /* the path that proxy_pass sends is the one that is signed */
+
+    if (r->uri.len != target.path.len
+        || ngx_strncmp(r->uri.data, target.path.data, r->uri.len) != 0)
     {
         return NGX_HTTP_LFV_ROUTE;
     }
 
-    if (r->method != NGX_HTTP_POST) {
+    method = (target.operation == NGX_HTTP_LFV_OP_START
+              || target.operation == NGX_HTTP_LFV_OP_STOP)
+             ? NGX_HTTP_POST : NGX_HTTP_GET;
+
+    if (r->method != method) {
+        audit->message = ngx_http_lfv_op_methods[target.operation];
         return NGX_HTTP_LFV_METHOD;
+    }
+
+    /* a read has no body */
+
+    if (method == NGX_HTTP_GET
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        return NGX_HTTP_LFV_BODY_NOT_ALLOWED;
     }
 
     tokens = 0;
@@ -437,6 +490,12 @@ ngx_http_lfv_check_request(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
         }
     }
 
+    /* only StartModel and StopModel take a client token */
+
+    if (method == NGX_HTTP_GET) {
+        ngx_str_null(&audit->client_token);
+    }
+
     return NGX_HTTP_LFV_OK;
 }
 
@@ -472,6 +531,18 @@ ngx_http_lfv_check_body(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ngx_http_lfv_reason_e   reason;
 
     audit = ctx->audit;
+
+    switch (audit->operation) {
+
+    case NGX_HTTP_LFV_OP_START:
+        break;
+
+    case NGX_HTTP_LFV_OP_STOP:
+        return ngx_http_lfv_parse_empty_body(ctx->body.data, ctx->body.len);
+
+    default:
+        return ctx->body.len ? NGX_HTTP_LFV_BODY_NOT_ALLOWED : NGX_HTTP_LFV_OK;
+    }
 
     reason = ngx_http_lfv_parse_body(ctx->body.data, ctx->body.len,
                                      &audit->min_units, &audit->max_units);
@@ -578,8 +649,14 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         return;
     }
 
-    if (!ctx->limited && audit->policy && lmcf->policy.zone) {
+    /*
+     * Only starts cost: a stop is never held back by a rate or a budget,
+     * and reads are not charged to the start rate.
+     */
 
+    if (!ctx->limited && audit->policy && lmcf->policy.zone
+        && audit->operation == NGX_HTTP_LFV_OP_START)
+    {
         /* the rate and the budget are charged once, then maybe a delay */
 
         ctx->limited = 1;

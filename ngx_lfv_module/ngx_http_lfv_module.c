@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_lfv_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_lfv_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_lfv_create_loc_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lfv_route_message(ngx_conf_t *cf,
+    ngx_http_lfv_loc_conf_t *llcf);
 static char *ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_lfv(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -41,6 +43,26 @@ static ngx_conf_post_handler_pt  ngx_http_lfv_region_post =
 
 static ngx_conf_num_bounds_t  ngx_http_lfv_body_max_bounds = {
     ngx_conf_check_num_bounds, 1, NGX_HTTP_LFV_BODY_MAX
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_lfv_operations[] = {
+    { ngx_string("start"), 1 << NGX_HTTP_LFV_OP_START },
+    { ngx_string("stop"), 1 << NGX_HTTP_LFV_OP_STOP },
+    { ngx_string("describe"), 1 << NGX_HTTP_LFV_OP_DESCRIBE },
+    { ngx_string("list"), 1 << NGX_HTTP_LFV_OP_LIST },
+    { ngx_null_string, 0 }
+};
+
+
+/* indexed by ngx_http_lfv_op_e: $lfv_operation, the audit line */
+
+static ngx_str_t  ngx_http_lfv_operation_names[] = {
+    ngx_null_string,
+    ngx_string("StartModel"),
+    ngx_string("StopModel"),
+    ngx_string("DescribeModel"),
+    ngx_string("ListModels")
 };
 
 
@@ -108,6 +130,13 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("lfv_operations"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lfv_loc_conf_t, operations),
+      &ngx_http_lfv_operations },
 
     { ngx_string("lfv_error_format"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -365,6 +394,16 @@ ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->region, prev->region, "");
     ngx_conf_merge_str_value(conf->host, prev->host, "");
     ngx_conf_merge_size_value(conf->body_max_size, prev->body_max_size, 1024);
+
+    /* StartModel alone unless the location says more */
+
+    ngx_conf_merge_bitmask_value(conf->operations, prev->operations,
+                                 (NGX_CONF_BITMASK_SET
+                                  | 1 << NGX_HTTP_LFV_OP_START));
+
+    if (ngx_http_lfv_route_message(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_ptr_value(conf->team, prev->team, NULL);
     ngx_conf_merge_uint_value(conf->error_format, prev->error_format,
                               NGX_HTTP_LFV_FORMAT_AWS);
@@ -466,4 +505,71 @@ ngx_http_lfv_region(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * What an unknown route is told: the operations this location serves.
+ * StartModel alone keeps the error table's message.
+ */
+
+static ngx_int_t
+ngx_http_lfv_route_message(ngx_conf_t *cf, ngx_http_lfv_loc_conf_t *llcf)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   op, n;
+
+    if ((llcf->operations & ~NGX_CONF_BITMASK_SET)
+        == 1 << NGX_HTTP_LFV_OP_START)
+    {
+        ngx_str_null(&llcf->route_message);
+        return NGX_OK;
+    }
+
+    len = sizeof("only  of /2020-11-20/projects/{projectName}/models are "
+                 "served here") - 1;
+
+    for (op = NGX_HTTP_LFV_OP_START; op < NGX_HTTP_LFV_OP_LAST; op++) {
+        len += ngx_http_lfv_operation_names[op].len + sizeof(", ") - 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    llcf->route_message.data = p;
+    p = ngx_cpymem(p, "only ", 5);
+
+    for (op = NGX_HTTP_LFV_OP_START, n = 0; op < NGX_HTTP_LFV_OP_LAST; op++) {
+        if (llcf->operations & (1 << op)) {
+            if (n++) {
+                p = ngx_cpymem(p, ", ", 2);
+            }
+
+            p = ngx_cpymem(p, ngx_http_lfv_operation_names[op].data,
+                           ngx_http_lfv_operation_names[op].len);
+        }
+    }
+
+    p = ngx_cpymem(p, " of /2020-11-20/projects/{projectName}/models are "
+                   "served here", sizeof(" of /2020-11-20/projects/"
+                                         "{projectName}/models are "
+                                         "served here") - 1);
+
+    llcf->route_message.len = p - llcf->route_message.data;
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_http_lfv_operation_name(ngx_http_lfv_op_e op)
+{
+    if (op >= NGX_HTTP_LFV_OP_LAST) {
+        op = NGX_HTTP_LFV_OP_NONE;
+    }
+
+    return &ngx_http_lfv_operation_names[op];
 }

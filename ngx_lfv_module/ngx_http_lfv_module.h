@@ -16,6 +16,7 @@
 #include "ngx_http_lfv_sigv4.h"
 #include "ngx_http_lfv_credentials.h"
 #include "ngx_http_lfv_policy.h"
+#include "ngx_http_lfv_request.h"
 
 
 #define NGX_HTTP_LFV_KEY_CACHE         4
@@ -55,6 +56,8 @@ typedef struct {
     size_t                      body_max_size;
     ngx_http_complex_value_t   *team;
     ngx_uint_t                  error_format;
+    ngx_uint_t                  operations;     /* 1 << ngx_http_lfv_op_e */
+    ngx_str_t                   route_message;  /* empty: the table's */
     u_char                     *file;           /* of "lfv on", for logs */
     ngx_uint_t                  line;
 } ngx_http_lfv_loc_conf_t;
@@ -67,6 +70,7 @@ typedef struct {
  */
 
 typedef struct {
+    ngx_http_lfv_op_e           operation;
     ngx_str_t                   team;
     ngx_str_t                   key;            /* of the team's state */
     ngx_http_lfv_policy_t      *policy;
@@ -94,6 +98,7 @@ typedef struct {
 
     ngx_buf_t                  *body_buf;       /* a body read in parts */
     ngx_str_t                   body;
+    ngx_str_t                   query;          /* as sent, ListModels */
     ngx_msec_t                  wait_start;
     ngx_http_lfv_creds_waiter_t waiter;         /* for the credentials */
     time_t                      retry_after;
@@ -124,6 +129,7 @@ typedef struct {
 
 
 ngx_http_lfv_audit_t *ngx_http_lfv_get_audit(ngx_http_request_t *r);
+ngx_str_t *ngx_http_lfv_operation_name(ngx_http_lfv_op_e op);
 ngx_uint_t ngx_http_lfv_units(ngx_http_lfv_audit_t *audit);
 
 

@@ -17,6 +17,9 @@
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
     u_char *last, ngx_int_t *units, ngx_http_lfv_reason_e below);
 static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
+static ngx_http_lfv_reason_e ngx_http_lfv_parse_list_query(
+    ngx_http_lfv_target_t *target);
+static ngx_int_t ngx_http_lfv_hex(u_char c);
 
 
 #define ngx_http_lfv_name_char(c)                                            \
@@ -27,29 +30,42 @@ static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
 static ngx_str_t  ngx_http_lfv_prefix = ngx_string("/2020-11-20/projects/");
 static ngx_str_t  ngx_http_lfv_models = ngx_string("/models/");
 static ngx_str_t  ngx_http_lfv_start = ngx_string("/start");
+static ngx_str_t  ngx_http_lfv_stop = ngx_string("/stop");
 static ngx_str_t  ngx_http_lfv_min = ngx_string("MinInferenceUnits");
 static ngx_str_t  ngx_http_lfv_max = ngx_string("MaxInferenceUnits");
 
 
 ngx_http_lfv_reason_e
-ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
-    ngx_str_t *version)
+ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
 {
     u_char  *last, *s, *q;
 
     last = p + len;
 
+    ngx_memzero(target, sizeof(ngx_http_lfv_target_t));
+
+    /* the query: only ListModels has one, checked below */
+
+    for (q = p; q < last && *q != '?'; q++) { /* void */ }
+
+    target->path.data = p;
+    target->path.len = q - p;
+
+    if (q < last) {
+        target->query.data = q + 1;
+        target->query.len = last - q - 1;
+    }
+
+    last = q;
+
     /*
-     * the raw target is signed as it is sent, so anything that nginx
+     * the raw path is signed as it is sent, so anything that nginx
      * or AWS could normalise differently is refused before parsing
      */
 
     for (q = p; q < last; q++) {
 
         switch (*q) {
-
-        case '?':
-            return NGX_HTTP_LFV_QUERY;
 
         case '%':
             return NGX_HTTP_LFV_PERCENT;
@@ -73,7 +89,7 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
         }
     }
 
-    if (len < ngx_http_lfv_prefix.len
+    if ((size_t) (last - p) < ngx_http_lfv_prefix.len
         || ngx_strncmp(p, ngx_http_lfv_prefix.data, ngx_http_lfv_prefix.len)
            != 0)
     {
@@ -100,8 +116,19 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
         return NGX_HTTP_LFV_PROJECT;
     }
 
-    project->data = s;
-    project->len = p - s;
+    target->project.data = s;
+    target->project.len = p - s;
+
+    /* ".../models": ListModels */
+
+    if ((size_t) (last - p) == ngx_http_lfv_models.len - 1
+        && ngx_strncmp(p, ngx_http_lfv_models.data, ngx_http_lfv_models.len - 1)
+           == 0)
+    {
+        target->operation = NGX_HTTP_LFV_OP_LIST;
+
+        return ngx_http_lfv_parse_list_query(target);
+    }
 
     if ((size_t) (last - p) < ngx_http_lfv_models.len
         || ngx_strncmp(p, ngx_http_lfv_models.data, ngx_http_lfv_models.len)
@@ -120,14 +147,15 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
         p++;
     }
 
-    version->data = s;
-    version->len = p - s;
+    target->version.data = s;
+    target->version.len = p - s;
 
-    if (version->len == 6 && ngx_strncmp(s, "latest", 6) == 0) {
+    if (target->version.len == 6 && ngx_strncmp(s, "latest", 6) == 0) {
         /* valid */
 
     } else {
-        if (version->len == 0 || version->len > NGX_HTTP_LFV_VERSION_MAX
+        if (target->version.len == 0
+            || target->version.len > NGX_HTTP_LFV_VERSION_MAX
             || *s < '1' || *s > '9')
         {
             return NGX_HTTP_LFV_VERSION;
@@ -140,14 +168,204 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_str_t *project,
         }
     }
 
-    if ((size_t) (last - p) != ngx_http_lfv_start.len
-        || ngx_strncmp(p, ngx_http_lfv_start.data, ngx_http_lfv_start.len)
-           != 0)
+    if (p == last) {
+        target->operation = NGX_HTTP_LFV_OP_DESCRIBE;
+
+    } else if ((size_t) (last - p) == ngx_http_lfv_start.len
+               && ngx_strncmp(p, ngx_http_lfv_start.data,
+                              ngx_http_lfv_start.len)
+                  == 0)
     {
+        target->operation = NGX_HTTP_LFV_OP_START;
+
+    } else if ((size_t) (last - p) == ngx_http_lfv_stop.len
+               && ngx_strncmp(p, ngx_http_lfv_stop.data,
+                              ngx_http_lfv_stop.len)
+                  == 0)
+    {
+        target->operation = NGX_HTTP_LFV_OP_STOP;
+
+    } else {
         return NGX_HTTP_LFV_ROUTE;
     }
 
+    /* a "?", even with nothing after it, is a query */
+
+    if (target->path.len != len) {
+        return NGX_HTTP_LFV_QUERY;
+    }
+
     return NGX_HTTP_LFV_OK;
+}
+
+
+/*
+ * ListModels' query, as the SDKs send it: "name=value" pairs joined by
+ * "&".  Values are percent-decoded to check them; a raw "+" is refused,
+ * since a form decoder would read it as a space and AWS as a plus.
+ */
+
+static ngx_http_lfv_reason_e
+ngx_http_lfv_parse_list_query(ngx_http_lfv_target_t *target)
+{
+    u_char      *p, *last, *name, *value, *end, c;
+    size_t       n;
+    ngx_int_t    digits;
+
+    p = target->query.data;
+    last = p + target->query.len;
+
+    if (target->query.data == NULL) {
+        return NGX_HTTP_LFV_OK;
+    }
+
+    while (p < last) {
+
+        name = p;
+
+        while (p < last && *p != '=' && *p != '&') {
+            p++;
+        }
+
+        if (p == last || *p != '=') {
+            return NGX_HTTP_LFV_QUERY_PARAMETER;
+        }
+
+        n = p - name;
+        value = ++p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        end = p;
+
+        if (p < last) {
+            if (++p == last) {
+                return NGX_HTTP_LFV_QUERY_PARAMETER;    /* a trailing "&" */
+            }
+        }
+
+        if (n == sizeof("maxResults") - 1
+            && ngx_strncmp(name, "maxResults", n) == 0)
+        {
+            if (target->max_results) {
+                return NGX_HTTP_LFV_QUERY_PARAMETER;
+            }
+
+            /* 1..100, as a JSON integer would be written */
+
+            digits = (end - value <= 3) ? ngx_atoi(value, end - value)
+                                        : NGX_ERROR;
+
+            if (digits < 1 || digits > NGX_HTTP_LFV_MAX_RESULTS_MAX
+                || *value == '0')
+            {
+                return NGX_HTTP_LFV_MAX_RESULTS;
+            }
+
+            target->max_results = digits;
+            continue;
+        }
+
+        if (n == sizeof("nextToken") - 1
+            && ngx_strncmp(name, "nextToken", n) == 0)
+        {
+            if (target->next_token) {
+                return NGX_HTTP_LFV_QUERY_PARAMETER;
+            }
+
+            /* [a-zA-Z0-9/+=], 1..2048 characters once decoded */
+
+            for (n = 0; value < end; n++) {
+                c = *value++;
+
+                if (c == '%') {
+                    if (end - value < 2
+                        || ngx_http_lfv_hex(value[0]) < 0
+                        || ngx_http_lfv_hex(value[1]) < 0)
+                    {
+                        return NGX_HTTP_LFV_NEXT_TOKEN;
+                    }
+
+                    c = (u_char) (ngx_http_lfv_hex(value[0]) * 16
+                                  + ngx_http_lfv_hex(value[1]));
+                    value += 2;
+
+                } else if (c == '+') {
+                    return NGX_HTTP_LFV_NEXT_TOKEN;
+                }
+
+                if (!ngx_http_lfv_name_char(c) && c != '/' && c != '+'
+                    && c != '=')
+                {
+                    return NGX_HTTP_LFV_NEXT_TOKEN;
+                }
+            }
+
+            if (n == 0 || n > NGX_HTTP_LFV_NEXT_TOKEN_MAX) {
+                return NGX_HTTP_LFV_NEXT_TOKEN;
+            }
+
+            target->next_token = 1;
+            continue;
+        }
+
+        return NGX_HTTP_LFV_QUERY_PARAMETER;
+    }
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_hex(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_parse_empty_body(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    last = p + len;
+
+    p = ngx_http_lfv_json_space(p, last);
+
+    if (p == last) {
+        return (len == 0) ? NGX_HTTP_LFV_OK : NGX_HTTP_LFV_BODY_NOT_OBJECT;
+    }
+
+    if (*p != '{') {
+        return NGX_HTTP_LFV_BODY_NOT_OBJECT;
+    }
+
+    p = ngx_http_lfv_json_space(p + 1, last);
+
+    if (p == last) {
+        return NGX_HTTP_LFV_BODY_SYNTAX;
+    }
+
+    if (*p != '}') {
+        return (*p == '"') ? NGX_HTTP_LFV_MEMBER_UNKNOWN
+                           : NGX_HTTP_LFV_BODY_SYNTAX;
+    }
+
+    p = ngx_http_lfv_json_space(p + 1, last);
+
+    return (p == last) ? NGX_HTTP_LFV_OK : NGX_HTTP_LFV_BODY_TRAILING;
 }
 
 

@@ -33,7 +33,7 @@ ngx_int_t
 ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_creds_t *creds, ngx_str_t *body)
 {
-    u_char                        *p, *scratch;
+    u_char                        *p, *q, *scratch;
     size_t                         size;
     time_t                         now;
     ngx_tm_t                       tm;
@@ -71,9 +71,36 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 
     ngx_memcpy(p, lmcf->date, NGX_HTTP_LFV_AMZ_DATE_LEN);
 
-    ngx_str_set(&sr.method, "POST");
+    sr.method = r->method_name;
     sr.uri = r->uri;
-    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = ngx_http_lfv_content_type;
+    ngx_str_null(&sr.query);
+
+    if (ctx->query.len) {
+        q = ngx_pnalloc(r->pool, 2 * NGX_HTTP_LFV_QUERY_SIZE(ctx->query.len));
+        if (q == NULL) {
+            return NGX_ERROR;
+        }
+
+        sr.query.data = q + NGX_HTTP_LFV_QUERY_SIZE(ctx->query.len);
+
+        p = ngx_http_lfv_sigv4_query(ctx->query.data, ctx->query.len, q,
+                                     sr.query.data);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        sr.query.len = p - sr.query.data;
+    }
+
+    /* a read sends no body, so no Content-Type */
+
+    if (r->method == NGX_HTTP_POST) {
+        sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = ngx_http_lfv_content_type;
+
+    } else {
+        ngx_str_null(&sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE]);
+    }
+
     sr.header[NGX_HTTP_LFV_H_HOST] = llcf->endpoint;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = p;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;

@@ -23,6 +23,10 @@ static u_char *ngx_http_lfv_sigv4_header(u_char *p,
 static u_char *ngx_http_lfv_sigv4_scope(ngx_http_lfv_sigv4_request_t *sr,
     u_char *p);
 static void ngx_http_lfv_sigv4_hex(u_char *dst, u_char *digest);
+static u_char *ngx_http_lfv_sigv4_reencode(u_char *p, size_t len,
+    u_char *dst);
+static ngx_int_t ngx_http_lfv_sigv4_unhex(u_char c);
+static ngx_int_t ngx_http_lfv_sigv4_strcmp(ngx_str_t *a, ngx_str_t *b);
 
 
 static u_char  ngx_http_lfv_sigv4_algorithm[] = "AWS4-HMAC-SHA256";
@@ -246,6 +250,150 @@ ngx_http_lfv_sigv4_key_free(ngx_http_lfv_sigv4_key_t *key)
 }
 
 
+u_char *
+ngx_http_lfv_sigv4_query(u_char *src, size_t len, u_char *tmp, u_char *dst)
+{
+    u_char      *last, *start, *t;
+    ngx_int_t    rc;
+    ngx_str_t    pair;
+    ngx_uint_t   i, j, n;
+    ngx_str_t    name[NGX_HTTP_LFV_QUERY_PAIRS], value[NGX_HTTP_LFV_QUERY_PAIRS];
+
+    last = src + len;
+    t = tmp;
+    n = 0;
+
+    while (src < last) {
+
+        for (start = src; src < last && *src != '&'; src++) { /* void */ }
+
+        pair.data = start;
+        pair.len = src - start;
+
+        if (src < last) {
+            src++;
+        }
+
+        if (pair.len == 0) {
+            continue;
+        }
+
+        if (n == NGX_HTTP_LFV_QUERY_PAIRS) {
+            return NULL;
+        }
+
+        for (i = 0; i < pair.len && pair.data[i] != '='; i++) { /* void */ }
+
+        name[n].data = t;
+        t = ngx_http_lfv_sigv4_reencode(pair.data, i, t);
+        name[n].len = t - name[n].data;
+
+        value[n].data = t;
+        t = ngx_http_lfv_sigv4_reencode(pair.data + ngx_min(i + 1, pair.len),
+                                        pair.len - ngx_min(i + 1, pair.len),
+                                        t);
+        value[n].len = t - value[n].data;
+
+        /* insertion sort: by name, then by value, bytewise */
+
+        for (j = n; j > 0; j--) {
+            rc = ngx_http_lfv_sigv4_strcmp(&name[j - 1], &name[j]);
+
+            if (rc < 0
+                || (rc == 0
+                    && ngx_http_lfv_sigv4_strcmp(&value[j - 1], &value[j])
+                       <= 0))
+            {
+                break;
+            }
+
+            pair = name[j]; name[j] = name[j - 1]; name[j - 1] = pair;
+            pair = value[j]; value[j] = value[j - 1]; value[j - 1] = pair;
+        }
+
+        n++;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *dst++ = '&';
+        }
+
+        dst = ngx_cpymem(dst, name[i].data, name[i].len);
+        *dst++ = '=';
+        dst = ngx_cpymem(dst, value[i].data, value[i].len);
+    }
+
+    return dst;
+}
+
+
+/* decoded, then encoded as SigV4 wants: unreserved as is, %XX otherwise */
+
+static u_char *
+ngx_http_lfv_sigv4_reencode(u_char *p, size_t len, u_char *dst)
+{
+    u_char  *last, c;
+
+    static const u_char  hex[] = "0123456789ABCDEF";
+
+    for (last = p + len; p < last; p++) {
+        c = *p;
+
+        if (c == '%' && last - p > 2
+            && ngx_http_lfv_sigv4_unhex(p[1]) >= 0
+            && ngx_http_lfv_sigv4_unhex(p[2]) >= 0)
+        {
+            c = (u_char) (ngx_http_lfv_sigv4_unhex(p[1]) * 16
+                          + ngx_http_lfv_sigv4_unhex(p[2]));
+            p += 2;
+        }
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '_' || c == '.' || c == '~')
+        {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[c >> 4];
+        *dst++ = hex[c & 0xf];
+    }
+
+    return dst;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_sigv4_unhex(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+
+static ngx_int_t
+ngx_http_lfv_sigv4_strcmp(ngx_str_t *a, ngx_str_t *b)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_memcmp(a->data, b->data, ngx_min(a->len, b->len));
+
+    if (rc == 0) {
+        rc = (a->len > b->len) - (a->len < b->len);
+    }
+
+    return rc;
+}
+
+
 size_t
 ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr)
 {
@@ -254,7 +402,7 @@ ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr)
 
     /* an upper bound: canonical header values are never longer */
 
-    len = sr->method.len + 1 + sr->uri.len + 1 + 1 + 1
+    len = sr->method.len + 1 + sr->uri.len + 1 + sr->query.len + 1 + 1
           + NGX_HTTP_LFV_SHA256_HEX_LEN;
 
     for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {
@@ -272,12 +420,11 @@ ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
 {
     ngx_uint_t  i;
 
-    /* the query string is always empty: the validator rejects one */
-
     p = ngx_cpymem(p, sr->method.data, sr->method.len);
     *p++ = '\n';
     p = ngx_cpymem(p, sr->uri.data, sr->uri.len);
     *p++ = '\n';
+    p = ngx_cpymem(p, sr->query.data, sr->query.len);
     *p++ = '\n';
 
     for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {

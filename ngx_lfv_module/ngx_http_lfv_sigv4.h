@@ -87,6 +87,7 @@ extern ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[];
 typedef struct {
     ngx_str_t                   method;
     ngx_str_t                   uri;
+    ngx_str_t                   query;          /* canonical, or empty */
     ngx_str_t                   header[NGX_HTTP_LFV_H_LAST];
     ngx_str_t                   region;
     ngx_str_t                   service;
@@ -104,6 +105,19 @@ ngx_int_t ngx_http_lfv_sigv4_derive_key(ngx_http_lfv_sigv4_crypto_t *c,
     ngx_str_t *secret, u_char *date, ngx_str_t *region, ngx_str_t *service,
     ngx_http_lfv_sigv4_key_t *key);
 void ngx_http_lfv_sigv4_key_free(ngx_http_lfv_sigv4_key_t *key);
+
+/*
+ * The canonical query of SigV4 from a raw one: names and values
+ * percent-decoded and encoded again (unreserved characters as they are,
+ * everything else as %XX in upper case), the pairs sorted by name, then
+ * by value.  "tmp" and "dst" hold NGX_HTTP_LFV_QUERY_SIZE(len) bytes
+ * each; NULL when there are more than NGX_HTTP_LFV_QUERY_PAIRS pairs.
+ */
+#define NGX_HTTP_LFV_QUERY_PAIRS       16
+#define NGX_HTTP_LFV_QUERY_SIZE(len)   (3 * (len) + NGX_HTTP_LFV_QUERY_PAIRS)
+
+u_char *ngx_http_lfv_sigv4_query(u_char *src, size_t len, u_char *tmp,
+    u_char *dst);
 
 size_t ngx_http_lfv_sigv4_canonical_len(ngx_http_lfv_sigv4_request_t *sr);
 u_char *ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr,

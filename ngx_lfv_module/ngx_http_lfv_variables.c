@@ -21,11 +21,16 @@ static ngx_int_t ngx_http_lfv_variable_decision(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_lfv_variable_reason(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_lfv_variable_operation(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static void ngx_http_lfv_variable_set(ngx_http_variable_value_t *v,
     u_char *data, size_t len);
 
 
 static ngx_http_variable_t  ngx_http_lfv_vars[] = {
+
+    { ngx_string("lfv_operation"), NULL, ngx_http_lfv_variable_operation,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lfv_team"), NULL, ngx_http_lfv_variable_str,
       offsetof(ngx_http_lfv_audit_t, team), NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -86,6 +91,30 @@ ngx_http_lfv_variables_add(ngx_conf_t *cf, ngx_http_variable_t *vars)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+/* StartModel, StopModel, DescribeModel, ListModels; empty: none */
+
+static ngx_int_t
+ngx_http_lfv_variable_operation(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             *name;
+    ngx_http_lfv_audit_t  *audit;
+
+    audit = ngx_http_lfv_get_audit(r);
+
+    if (audit == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = ngx_http_lfv_operation_name(audit->operation);
+
+    ngx_http_lfv_variable_set(v, name->data, name->len);
 
     return NGX_OK;
 }

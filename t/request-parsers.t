@@ -36,6 +36,20 @@ my $minmax = '{"MinInferenceUnits":%s,"MaxInferenceUnits":%s}';
 
 my @cases = (
 
+    # ---- StopModel's body: none, or an object without members
+
+    [stop => '',                                 'ok'],
+    [stop => '{}',                               'ok'],
+    [stop => " { \t\r\n} \n",                   'ok'],
+    [stop => ' ',                                'body_not_object'],
+    [stop => '[]',                               'body_not_object'],
+    [stop => 'null',                             'body_not_object'],
+    [stop => '{',                                'body_syntax'],
+    [stop => '{"a":1}',                          'member_unknown'],
+    [stop => '{,}',                              'body_syntax'],
+    [stop => '{}{}',                             'body_trailing'],
+    [stop => '{}x',                              'body_trailing'],
+
     # ---- projectName: 1..255 of [a-zA-Z0-9][a-zA-Z0-9_-]*
 
     [target => start('a', 1),                    'ok a 1'],
@@ -98,11 +112,62 @@ my @cases = (
     [target => start('a', 1) . 'x',              'route'],
     [target => start('a', 1) . '#x',             'route'],
     [target => start('a', 1) . '/.x',            'route'],
-    [target => "${P}a/models/1/stop",            'route'],
-    [target => "${P}a/models/1",                 'route'],
     [target => "${P}a/models/1/",                'route'],
-    [target => "${P}a/models",                   'route'],
+    [target => "${P}a/models/",                  'model_version'],
     [target => "${P}a",                          'route'],
+    [target => "${P}a/models/1/stop/",           'route'],
+    [target => "${P}a/models/1/stopx",           'route'],
+    [target => "${P}a/models/1/start/x",         'route'],
+    [target => "${P}a/models/1/Stop",            'route'],
+    [target => "${P}a/models/1/stop/../start",   'dot_segment'],
+    [target => "${P}a/models/1/stop%2F..%2Fstart", 'percent_encoding'],
+
+    # ---- the other operations of the hosting cycle
+
+    [target => "${P}a/models/1/stop",            'ok stop a 1'],
+    [target => "${P}a/models/latest/stop",       'ok stop a latest'],
+    [target => "${P}a/models/01/stop",           'model_version'],
+    [target => "${P}a/models/1",                 'ok describe a 1'],
+    [target => "${P}a/models/latest",            'ok describe a latest'],
+    [target => "${P}a/models/0",                 'model_version'],
+    [target => "${P}a/models",                   'ok list a'],
+    [target => "${P}_a/models",                  'project_name'],
+    [target => "${P}a/models/1/stop?x",          'query'],
+    [target => "${P}a/models/1?",                'query'],
+
+    # ---- ListModels' query: nextToken and maxResults, each once
+
+    [target => "${P}a/models?",                  'ok list a'],
+    [target => "${P}a/models?maxResults=1",      'ok list a max=1'],
+    [target => "${P}a/models?maxResults=100",    'ok list a max=100'],
+    [target => "${P}a/models?maxResults=101",    'max_results'],
+    [target => "${P}a/models?maxResults=0",      'max_results'],
+    [target => "${P}a/models?maxResults=01",     'max_results'],
+    [target => "${P}a/models?maxResults=-1",     'max_results'],
+    [target => "${P}a/models?maxResults=",       'max_results'],
+    [target => "${P}a/models?maxResults=1x",     'max_results'],
+    [target => "${P}a/models?maxResults=1&maxResults=2", 'query_parameter'],
+    [target => "${P}a/models?nextToken=abc",     'ok list a token'],
+    [target => "${P}a/models?nextToken=a%2Fb%2Bc%3D&maxResults=5",
+                                                 'ok list a max=5 token'],
+    [target => "${P}a/models?maxResults=5&nextToken=a/b=",
+                                                 'ok list a max=5 token'],
+    [target => "${P}a/models?nextToken=a+b",     'next_token'],
+    [target => "${P}a/models?nextToken=a%20b",   'next_token'],
+    [target => "${P}a/models?nextToken=a%2",     'next_token'],
+    [target => "${P}a/models?nextToken=a%zz",    'next_token'],
+    [target => "${P}a/models?nextToken=",        'next_token'],
+    [target => "${P}a/models?nextToken=" . ('A' x 2048), 'ok list a token'],
+    [target => "${P}a/models?nextToken=" . ('A' x 2049), 'next_token'],
+    [target => "${P}a/models?nextToken=" . ('%41' x 2048), 'ok list a token'],
+    [target => "${P}a/models?nextToken=a&nextToken=b", 'query_parameter'],
+    [target => "${P}a/models?NextToken=a",       'query_parameter'],
+    [target => "${P}a/models?x=1",               'query_parameter'],
+    [target => "${P}a/models?maxResults",        'query_parameter'],
+    [target => "${P}a/models?maxResults=1&",     'query_parameter'],
+    [target => "${P}a/models?&maxResults=1",     'query_parameter'],
+    [target => "${P}a/models?=1",                'query_parameter'],
+    [target => "${P}a/models?max%52esults=1",    'query_parameter'],
     [target => $P,                               'project_name'],
     [target => "${P}a/model/1/start",            'route'],
     [target => "${P}a/Models/1/start",           'route'],
@@ -113,12 +178,13 @@ my @cases = (
     [target => "/v1${P}a$S",                     'route'],
     [target => "http://h${P}a$S",                'double_slash'],
 
-    # ---- query string: refused, even empty
+    # ---- query string: refused, even empty, but on ListModels
 
     [target => start('a', 1) . '?',              'query'],
     [target => start('a', 1) . '?x=1',           'query'],
-    [target => "${P}a?$S",                       'query'],
-    [target => "${P}_a$S?x",                     'query'],
+    [target => "${P}a?$S",                       'route'],
+    [target => "${P}_a$S?x",                     'project_name'],
+    [target => start('a', 1) . '?%zz',           'query'],
 
     # ---- percent-encoding: refused wherever it is
 

@@ -7,8 +7,8 @@
 /*
  * libFuzzer target: ngx_http_lfv_parse_target() on any bytes.  Only the
  * reasons of the target may come back, and an accepted target must be
- * exactly the StartModel route around a valid projectName and
- * modelVersion that point into the input.
+ * exactly the route of its operation around a valid projectName and
+ * modelVersion that point into the input; only ListModels has a query.
  */
 
 
@@ -23,31 +23,31 @@
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-static void ngx_lfv_fuzz_check(u_char *p, size_t len, ngx_str_t *project,
-    ngx_str_t *version);
+static void ngx_lfv_fuzz_check(u_char *p, size_t len,
+    ngx_http_lfv_target_t *t);
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                 *p;
-    ngx_str_t               project, version;
+    ngx_http_lfv_target_t   target;
     ngx_http_lfv_reason_e   rc;
 
     p = ngx_lfv_unit_copy(data, size);
 
-    ngx_str_null(&project);
-    ngx_str_null(&version);
-
-    rc = ngx_http_lfv_parse_target(p, size, &project, &version);
+    rc = ngx_http_lfv_parse_target(p, size, &target);
 
     switch (rc) {
 
     case NGX_HTTP_LFV_OK:
-        ngx_lfv_fuzz_check(p, size, &project, &version);
+        ngx_lfv_fuzz_check(p, size, &target);
         break;
 
     case NGX_HTTP_LFV_QUERY:
+    case NGX_HTTP_LFV_QUERY_PARAMETER:
+    case NGX_HTTP_LFV_MAX_RESULTS:
+    case NGX_HTTP_LFV_NEXT_TOKEN:
     case NGX_HTTP_LFV_PERCENT:
     case NGX_HTTP_LFV_DOT_SEGMENT:
     case NGX_HTTP_LFV_DOUBLE_SLASH:
@@ -67,29 +67,64 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 
 static void
-ngx_lfv_fuzz_check(u_char *p, size_t len, ngx_str_t *project,
-    ngx_str_t *version)
+ngx_lfv_fuzz_check(u_char *p, size_t len, ngx_http_lfv_target_t *t)
 {
-    size_t   i, n;
-    u_char   c;
+    size_t      i, n, tail;
+    u_char      c;
+    ngx_str_t  *project, *version;
+    const char *suffix;
 
+    static const char  *suffixes[] = { NULL, "/start", "/stop", "", NULL };
+
+    project = &t->project;
+    version = &t->version;
     n = sizeof(NGX_LFV_FUZZ_PREFIX) - 1;
 
     if (project->len < 1 || project->len > NGX_HTTP_LFV_PROJECT_MAX
-        || version->len < 1 || version->len > NGX_HTTP_LFV_VERSION_MAX
-        || len != n + project->len + sizeof("/models/") - 1 + version->len
-                  + sizeof("/start") - 1
         || project->data != p + n
-        || version->data != p + n + project->len + sizeof("/models/") - 1)
+        || ngx_memcmp(p, NGX_LFV_FUZZ_PREFIX, n) != 0
+        || t->path.data != p)
     {
         abort();
     }
 
-    if (ngx_memcmp(p, NGX_LFV_FUZZ_PREFIX, n) != 0
-        || ngx_memcmp(p + n + project->len, "/models/", 8) != 0
-        || ngx_memcmp(p + len - 6, "/start", 6) != 0)
-    {
-        abort();
+    if (t->operation == NGX_HTTP_LFV_OP_LIST) {
+
+        /* ".../models", then maybe "?" and the query */
+
+        if (version->len != 0
+            || t->path.len != n + project->len + sizeof("/models") - 1
+            || ngx_memcmp(p + n + project->len, "/models", 7) != 0
+            || (t->query.data == NULL && t->path.len != len)
+            || (t->query.data
+                && (t->query.data != p + t->path.len + 1
+                    || t->path.len + 1 + t->query.len != len))
+            || t->max_results < 0
+            || t->max_results > NGX_HTTP_LFV_MAX_RESULTS_MAX)
+        {
+            abort();
+        }
+
+    } else {
+        if (t->operation <= NGX_HTTP_LFV_OP_NONE
+            || t->operation >= NGX_HTTP_LFV_OP_LIST)
+        {
+            abort();
+        }
+
+        suffix = suffixes[t->operation];
+        tail = ngx_strlen(suffix);
+
+        if (version->len < 1 || version->len > NGX_HTTP_LFV_VERSION_MAX
+            || t->query.data != NULL || t->path.len != len
+            || len != n + project->len + sizeof("/models/") - 1
+                      + version->len + tail
+            || version->data != p + n + project->len + sizeof("/models/") - 1
+            || ngx_memcmp(p + n + project->len, "/models/", 8) != 0
+            || ngx_memcmp(p + len - tail, suffix, tail) != 0)
+        {
+            abort();
+        }
     }
 
     for (i = 0; i < project->len; i++) {
@@ -103,7 +138,9 @@ ngx_lfv_fuzz_check(u_char *p, size_t len, ngx_str_t *project,
         }
     }
 
-    if (version->len == 6 && ngx_memcmp(version->data, "latest", 6) == 0) {
+    if (t->operation == NGX_HTTP_LFV_OP_LIST
+        || (version->len == 6 && ngx_memcmp(version->data, "latest", 6) == 0))
+    {
         return;
     }
 

@@ -6,9 +6,14 @@ The signature is recomputed by botocore's own SigV4Auth from exactly the bytes
 received, so a pass here means "an AWS SDK would have produced this
 signature". Every request is journaled to DIR/journal.jsonl so tests can
 assert what reached the upstream (and that rejected requests never did).
+
+Served: StartModel, StopModel, DescribeModel and ListModels, over an in-memory
+hosting state per (project, version) whose transitions are computed lazily
+from timestamps (--hosting-delay).
 """
 
 import argparse
+import base64
 import datetime
 import hashlib
 import hmac
@@ -19,6 +24,7 @@ import re
 import ssl
 import threading
 import time
+import urllib.parse
 import uuid
 
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
@@ -36,8 +42,24 @@ AUTH_RE = re.compile(
     r'AWS4-HMAC-SHA256 Credential=([^/\s,]+)/(\d{8})/([^/\s,]+)/([^/\s,]+)/aws4_request,'
     r' ?SignedHeaders=([^\s,]+), ?Signature=([0-9a-f]{64})')
 START_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)/start')
+STOP_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)/stop')
+MODEL_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)')
+MODELS_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models')
 PROJECT_RE = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_\-]{0,254}')
 VERSION_RE = re.compile(r'[1-9][0-9]{0,9}|latest')
+TOKEN_RE = re.compile(r'[a-zA-Z0-9/+=]{0,2048}')       # PaginationToken
+VERSIONS_RE = re.compile(r'-v([1-9][0-9]{0,2})')        # project "x-v5": versions 1..5
+
+# (method, path pattern, operation): the operation a request names, also
+# journaled for requests that are rejected before routing
+ROUTES = (('POST', START_RE, 'StartModel'), ('POST', STOP_RE, 'StopModel'),
+          ('GET', MODEL_RE, 'DescribeModel'), ('GET', MODELS_RE, 'ListModels'))
+
+ACCOUNT = '123456789012'
+QUOTA_CODES = {'StartModel': 'L-LFV-START', 'StopModel': 'L-LFV-STOP',
+               'DescribeModel': 'L-LFV-DESCRIBE', 'ListModels': 'L-LFV-LIST'}
+DEFAULT_VERSIONS = 3            # trained versions of a project without "-v<N>"
+ADDRESSABLE = 9                 # versions 1..9 exist in every project
 
 
 # ---------------------------------------------------------------- certificates
@@ -182,8 +204,17 @@ def verify_sigv4(cfg, method, target, headers, body, info):
         raise SigError('content_sha256_mismatch', 'X-Amz-Content-SHA256 does not match the body')
 
     # Rebuild the request exactly as received and let botocore compute the signature.
+    # The query goes in as decoded (key, value) pairs, so botocore re-encodes and
+    # sorts them itself (_canonical_query_string_params): from the URL it would
+    # only sort the raw pairs, trusting the client's encoding, which AWS does not.
+    path, _, query = target.partition('?')
+    try:
+        params = parse_query(query)
+    except ValueError as e:
+        raise SigError('bad_query', 'query string %r: %s' % (query, e))
     signer = SigV4Auth(Credentials(akid, entry['secret'], want or None), SERVICE, cfg.region)
-    req = AWSRequest(method=method, url='https://%s%s' % (cfg.host, target), data=body)
+    req = AWSRequest(method=method, url='https://%s%s' % (cfg.host, path), data=body,
+                     params=params)
     for k, v in headers:
         if k.lower() in signed:
             req.headers[k] = v           # HTTPHeaders appends, so repeats are kept
@@ -201,6 +232,153 @@ def verify_sigv4(cfg, method, target, headers, body, info):
                        'provided. Check your AWS Secret Access Key and signing method.\n\n'
                        "The Canonical String for this request should have been\n'%s'\n\n"
                        "The String-to-Sign should have been\n'%s'\n" % (canonical, sts))
+
+
+def parse_query(query):
+    """The raw query as [(key, value), ...], percent-decoded, in wire order.
+
+    '+' stays a plus sign (SigV4 clients encode a space as %20). Raises
+    ValueError when a decoded key or value is not UTF-8, which botocore could
+    not re-encode.
+    """
+    if not query:
+        return []
+    pairs = []
+    for pair in query.split('&'):
+        key, _, value = pair.partition('=')
+        pairs.append(tuple(urllib.parse.unquote(x, errors='strict') for x in (key, value)))
+    return pairs
+
+
+def operation_of(method, target):
+    path = target.split('?', 1)[0]
+    for m, rx, op in ROUTES:
+        if m == method and rx.fullmatch(path):
+            return op
+    return None
+
+
+# ---------------------------------------------------------------- models
+
+def version_count(project):
+    """How many trained versions ListModels shows (1..N) and "latest" names."""
+    m = VERSIONS_RE.search(project)
+    return int(m.group(1)) if m and m.end() == len(project) else DEFAULT_VERSIONS
+
+
+def resolve_version(project, version):
+    """The concrete version ("latest" -> N) if that model exists, else None."""
+    n = version_count(project)
+    if version == 'latest':
+        return str(n)
+    if re.fullmatch(r'[1-9][0-9]{0,9}', version) and int(version) <= max(ADDRESSABLE, n):
+        return version
+    return None
+
+
+STATUS_MESSAGES = {
+    'TRAINED': 'Training completed successfully.',
+    'STARTING_HOSTING': 'Hosting starting.',
+    'HOSTED': 'Model is hosted.',
+    'HOSTING_FAILED': 'Hosting failed.',
+    'STOPPING_HOSTING': 'Hosting stopping.',
+}
+
+
+class Models:
+    """Hosting state per (project, version); an untouched model is TRAINED.
+
+    STARTING_HOSTING becomes HOSTED and STOPPING_HOSTING becomes TRAINED once
+    `delay` seconds have passed, worked out when the state is read (monotonic
+    clock, so a stepped wall clock does not move them).
+    """
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.state = {}         # (project, version) -> {status, since, min, max}
+        self.tokens = {}        # StopModel client token -> (project, version, expires)
+
+    def _get(self, key):
+        rec = self.state.setdefault(key, {'status': 'TRAINED', 'since': 0.0,
+                                          'min': None, 'max': None})
+        if time.monotonic() - rec['since'] >= self.delay:
+            if rec['status'] == 'STARTING_HOSTING':
+                rec.update(status='HOSTED', since=rec['since'] + self.delay)
+            elif rec['status'] == 'STOPPING_HOSTING':
+                rec.update(status='TRAINED', since=rec['since'] + self.delay, min=None, max=None)
+        return rec
+
+    def get(self, project, version):
+        with self.lock:
+            return dict(self._get((project, version)))
+
+    def start(self, project, version, lo, hi):
+        """StartModel: anything but STARTING_HOSTING/HOSTED starts hosting anew."""
+        with self.lock:
+            rec = self._get((project, version))
+            if rec['status'] not in ('STARTING_HOSTING', 'HOSTED'):
+                rec.update(status='STARTING_HOSTING', since=time.monotonic())
+            rec.update(min=lo, max=hi)
+
+    def stop(self, project, version, token):
+        """StopModel: the status before the call, or None for a replayed token.
+
+        Only a HOSTED or STARTING_HOSTING model moves to STOPPING_HOSTING; the
+        caller answers 409 for any other returned status.
+        """
+        now = time.monotonic()
+        with self.lock:
+            self.tokens = {t: v for t, v in self.tokens.items() if v[2] > now}
+            if token and self.tokens.get(token, ())[:2] == (project, version):
+                return None     # a retry of a stop that was accepted: same answer
+            rec = self._get((project, version))
+            before = rec['status']
+            if before in ('STARTING_HOSTING', 'HOSTED'):
+                rec.update(status='STOPPING_HOSTING', since=now)
+                if token:
+                    self.tokens[token] = (project, version, now + 8 * 3600)
+            return before
+
+
+def model_fields(cfg, project, version, status):
+    """The members ModelMetadata and ModelDescription share."""
+    v = int(version)
+    recall, precision = 0.9 + (v % 10) / 100, 0.95 - (v % 10) / 200
+    return {
+        'CreationTimestamp': 1700000000.5 + 86400 * v,      # epoch seconds
+        'ModelVersion': version,
+        'ModelArn': 'arn:aws:lookoutvision:%s:%s:model/%s/%s' % (cfg.region, ACCOUNT, project,
+                                                                version),
+        'Description': 'Model %s of project %s' % (version, project),
+        'Status': status,
+        'StatusMessage': STATUS_MESSAGES.get(status, status),
+        'Performance': {'F1Score': round(2 * recall * precision / (recall + precision), 4),
+                        'Recall': round(recall, 4), 'Precision': round(precision, 4)},
+    }
+
+
+def page_token(project, offset):
+    """An opaque NextToken with '/', '+' and '=' in it, so clients must encode it."""
+    raw = ('%s:%d' % (project, offset)).encode()
+    raw += b':' * ((1 - len(raw)) % 3)          # length 1 mod 3: ends in "=="
+    return '/+' + base64.b64encode(raw).decode()
+
+
+def page_offset(project, token):
+    """The offset a token of ours for `project` stands for, else None."""
+    if not token.startswith('/+'):
+        return None
+    try:
+        raw = base64.b64decode(token[2:], validate=True).decode().rstrip(':')
+    except ValueError:
+        return None
+    name, _, offset = raw.rpartition(':')
+    if name != project or not offset.isdigit() or page_token(project, int(offset)) != token:
+        return None
+    if not 1 <= int(offset) < version_count(project):
+        return None
+    return int(offset)
 
 
 # ---------------------------------------------------------------- server
@@ -243,6 +421,8 @@ class Handler(simlib.BaseHandler):
         rid = str(uuid.uuid4())
         headers = list(self.headers.items())
         entry = {'method': self.command, 'path': self.path, 'headers': headers, 'body': '',
+                 'operation': operation_of(self.command, self.path),
+                 'query': self.path.partition('?')[2],
                  'sig_ok': False, 'reason': '', 'status': 0, 'request_id': rid,
                  'access_key_id': None, 'time': time.time(),
                  'sni': getattr(self.connection, 'sni', None), 'transfer': None,
@@ -291,27 +471,162 @@ class Handler(simlib.BaseHandler):
 
     def route(self, entry, body):
         """Only reached with a valid signature."""
-        m = START_RE.fullmatch(self.path.split('?', 1)[0])
-        if self.command != 'POST' or not m:
-            return self.error(entry, 404, 'UnknownOperationException',
-                              'Unknown operation %s %s' % (self.command, self.path))
-        project, version = m.groups()
+        path, _, query = self.path.partition('?')
+        for method, rx, op in ROUTES:
+            m = rx.fullmatch(path)
+            if m and method == self.command:
+                return getattr(self, 'op_' + op)(entry, body, query, *m.groups())
+        return self.error(entry, 404, 'UnknownOperationException',
+                          'Unknown operation %s %s' % (self.command, self.path))
+
+    def special(self, entry, op, project, version, conflict=None):
+        """Answer for the special projects (True when answered); version None: ListModels."""
+        resource = ({'ResourceId': project, 'ResourceType': 'PROJECT'} if version is None else
+                    {'ResourceId': '%s/%s' % (project, version), 'ResourceType': 'MODEL'})
+        if project == 'conflict' and conflict:
+            self.error(entry, 409, 'ConflictException',
+                       'Model %s is in a state that does not allow %s' % (version, conflict),
+                       resource)
+        elif project == 'missing':
+            self.error(entry, 404, 'ResourceNotFoundException',
+                       'Project %s does not exist' % project, resource)
+        elif project == 'throttle':
+            self.error(entry, 429, 'ThrottlingException', 'Rate exceeded',
+                       {'QuotaCode': QUOTA_CODES[op], 'ServiceCode': 'lookoutvision'},
+                       [('Retry-After', '1')])
+        else:
+            return False
+        return True
+
+    def model(self, entry, project, version, query, allowed=()):
+        """Common checks of the new routes: (concrete version, params) or None if answered."""
+        problem = validate_names(project, version)
+        try:
+            params = parse_query(query)
+        except ValueError:
+            params, problem = [], problem or 'query string is not UTF-8'
+        keys = [k for k, _ in params]
+        for k in keys:
+            if problem:
+                break
+            if k not in allowed:
+                problem = 'unknown query parameter %r' % k
+            elif keys.count(k) > 1:
+                problem = 'query parameter %r given more than once' % k
+        if problem:
+            self.error(entry, 400, 'ValidationException', problem)
+            return None
+        if self.special(entry, entry['operation'], project, version,
+                        'stopping' if entry['operation'] == 'StopModel' else None):
+            return None
+        concrete = resolve_version(project, version) if version is not None else ''
+        if concrete is None:
+            self.error(entry, 404, 'ResourceNotFoundException',
+                       'Model %s/%s does not exist' % (project, version),
+                       {'ResourceId': '%s/%s' % (project, version), 'ResourceType': 'MODEL'})
+            return None
+        return concrete, dict(params)
+
+    def op_StartModel(self, entry, body, query, project, version):
         if self.server.cfg.validate:
             problem = validate_start(project, version, body)
             if problem:
                 return self.error(entry, 400, 'ValidationException', problem)
-        resource = {'ResourceId': '%s/%s' % (project, version), 'ResourceType': 'MODEL'}
-        if project == 'conflict':
-            return self.error(entry, 409, 'ConflictException',
-                              'Model %s is in a state that does not allow starting' % version, resource)
-        if project == 'missing':
-            return self.error(entry, 404, 'ResourceNotFoundException',
-                              'Project %s does not exist' % project, resource)
-        if project == 'throttle':
-            return self.error(entry, 429, 'ThrottlingException', 'Rate exceeded',
-                              {'QuotaCode': 'L-LFV-START', 'ServiceCode': 'lookoutvision'},
-                              [('Retry-After', '1')])
+        if self.special(entry, 'StartModel', project, version, 'starting'):
+            return
+        concrete = resolve_version(project, version)
+        if concrete is not None:        # other versions are accepted, as always, but not kept
+            lo, hi = start_units(body)
+            self.server.models.start(project, concrete, lo, hi)
         self.reply(entry, 202, {'Status': 'STARTING_HOSTING'})
+
+    def op_StopModel(self, entry, body, query, project, version):
+        try:
+            doc = json.loads(body) if body.strip() else {}
+        except ValueError:
+            doc = None
+        if doc != {}:
+            return self.error(entry, 400, 'ValidationException',
+                              'StopModel takes no body members: body must be empty or {}')
+        got = self.model(entry, project, version, query)
+        if got is None:
+            return
+        concrete = got[0]
+        token = [v.strip() for k, v in entry['headers'] if k.lower() == 'x-amzn-client-token']
+        before = self.server.models.stop(project, concrete, token[0] if token else None)
+        if before not in (None, 'STARTING_HOSTING', 'HOSTED'):
+            return self.error(entry, 409, 'ConflictException',
+                              'Model %s/%s is %s: only a HOSTED or STARTING_HOSTING model can '
+                              'be stopped' % (project, concrete, before),
+                              {'ResourceId': '%s/%s' % (project, concrete), 'ResourceType': 'MODEL'})
+        self.reply(entry, 202, {'Status': 'STOPPING_HOSTING'})
+
+    def op_DescribeModel(self, entry, body, query, project, version):
+        got = self.model(entry, project, version, query)
+        if got is None:
+            return
+        concrete = got[0]
+        rec = self.server.models.get(project, concrete)
+        desc = model_fields(self.server.cfg, project, concrete, rec['status'])
+        if rec['status'] in ('STARTING_HOSTING', 'HOSTED'):
+            for member, value in (('MinInferenceUnits', rec['min']), ('MaxInferenceUnits', rec['max'])):
+                if value is not None:
+                    desc[member] = value
+        self.reply(entry, 200, {'ModelDescription': desc})
+
+    def op_ListModels(self, entry, body, query, project):
+        got = self.model(entry, project, None, query, allowed=('nextToken', 'maxResults'))
+        if got is None:
+            return
+        params = got[1]
+        size = params.get('maxResults', '100')
+        if not re.fullmatch(r'[0-9]{1,3}', size) or not 1 <= int(size) <= 100:
+            return self.error(entry, 400, 'ValidationException',
+                              'maxResults %r must be an integer from 1 to 100' % size)
+        offset = 0
+        if 'nextToken' in params:
+            token = params['nextToken']
+            if not TOKEN_RE.fullmatch(token):
+                return self.error(entry, 400, 'ValidationException',
+                                  'nextToken fails to satisfy constraint [a-zA-Z0-9/+=]{0,2048}')
+            offset = page_offset(project, token)
+            if offset is None:
+                return self.error(entry, 400, 'ValidationException', 'Invalid NextToken')
+        n = version_count(project)
+        end = min(n, offset + int(size))
+        models = []
+        for v in range(offset + 1, end + 1):
+            rec = self.server.models.get(project, str(v))
+            models.append(model_fields(self.server.cfg, project, str(v), rec['status']))
+        out = {'Models': models}
+        if end < n:
+            out['NextToken'] = page_token(project, end)
+        self.reply(entry, 200, out)
+
+
+def validate_names(project, version):
+    """projectName / modelVersion constraints (version None: not in the route)."""
+    if not PROJECT_RE.fullmatch(project):
+        return 'projectName %r fails to satisfy constraint' % project
+    if version is not None and not VERSION_RE.fullmatch(version):
+        return 'modelVersion %r fails to satisfy constraint' % version
+    return None
+
+
+def start_units(body):
+    """(MinInferenceUnits, MaxInferenceUnits) of a StartModel body, best effort.
+
+    Without MaxInferenceUnits the model does not scale: max = min.
+    """
+    try:
+        doc = json.loads(body or b'{}')
+    except ValueError:
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    lo, hi = (doc.get(k) if isinstance(doc.get(k), int) and not isinstance(doc.get(k), bool)
+              else None for k in ('MinInferenceUnits', 'MaxInferenceUnits'))
+    return lo, hi if hi is not None else lo
 
 
 def validate_start(project, version, body):
@@ -348,8 +663,12 @@ def main():
                     help='do not require Host to be --host (or --host:PORT)')
     ap.add_argument('--validate', action='store_true',
                     help='400 ValidationException for bad projectName/modelVersion/body')
+    ap.add_argument('--hosting-delay', type=float, default=1.0, metavar='SECONDS',
+                    help='time StartModel takes to reach HOSTED and StopModel to reach TRAINED')
     ap.add_argument('--verbose', action='store_true')
     cfg = ap.parse_args()
+    if not cfg.hosting_delay >= 0:
+        ap.error('--hosting-delay must be >= 0')
     cfg.host = cfg.host or 'lookoutvision.%s.amazonaws.com' % cfg.region
     cfg.keys = cfg.keys or os.path.join(cfg.dir, 'keys.json')
 
@@ -364,7 +683,8 @@ def main():
     ctx.sni_callback = remember_sni
 
     server = TLSServer(cfg.port, Handler, verbose=cfg.verbose, ssl_ctx=ctx, cfg=cfg,
-                       journal=Journal(os.path.join(cfg.dir, 'journal.jsonl')))
+                       journal=Journal(os.path.join(cfg.dir, 'journal.jsonl')),
+                       models=Models(cfg.hosting_delay))
     cfg.port = server.server_address[1]
     simlib.run(server, cfg.dir, 'lfv_sim')
 

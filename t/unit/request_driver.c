@@ -31,10 +31,18 @@
  * ngx_http_lfv_reason.h elsewhere do not shift them.
  */
 
+static char  *ngx_lfv_unit_ops[NGX_HTTP_LFV_OP_LAST] = {
+    "none", "start", "stop", "describe", "list"
+};
+
+
 static char  *ngx_lfv_unit_reasons[NGX_HTTP_LFV_REASON_LAST] = {
     [NGX_HTTP_LFV_OK] = "ok",
     [NGX_HTTP_LFV_METHOD] = "method",
     [NGX_HTTP_LFV_QUERY] = "query",
+    [NGX_HTTP_LFV_QUERY_PARAMETER] = "query_parameter",
+    [NGX_HTTP_LFV_MAX_RESULTS] = "max_results",
+    [NGX_HTTP_LFV_NEXT_TOKEN] = "next_token",
     [NGX_HTTP_LFV_PERCENT] = "percent_encoding",
     [NGX_HTTP_LFV_DOT_SEGMENT] = "dot_segment",
     [NGX_HTTP_LFV_DOUBLE_SLASH] = "double_slash",
@@ -43,6 +51,7 @@ static char  *ngx_lfv_unit_reasons[NGX_HTTP_LFV_REASON_LAST] = {
     [NGX_HTTP_LFV_VERSION] = "model_version",
     [NGX_HTTP_LFV_CONTENT_TYPE] = "content_type",
     [NGX_HTTP_LFV_CLIENT_TOKEN] = "client_token",
+    [NGX_HTTP_LFV_BODY_NOT_ALLOWED] = "body_not_allowed",
     [NGX_HTTP_LFV_BODY_EMPTY] = "body_empty",
     [NGX_HTTP_LFV_BODY_TOO_LARGE] = "body_too_large",
     [NGX_HTTP_LFV_BODY_SYNTAX] = "body_syntax",
@@ -103,7 +112,10 @@ ngx_lfv_unit_case(ngx_str_t *kind, ngx_str_t *input)
     u_char                 *p;
     ngx_int_t               min, max;
     ngx_str_t               project, version;
+    ngx_http_lfv_target_t   target;
     ngx_http_lfv_reason_e   rc;
+
+    ngx_memzero(&target, sizeof(ngx_http_lfv_target_t));
 
     /* an exactly sized copy: ASan sees a read past the input */
 
@@ -120,7 +132,12 @@ ngx_lfv_unit_case(ngx_str_t *kind, ngx_str_t *input)
     max = NGX_HTTP_LFV_UNITS_UNSET;
 
     if (kind->len == 6 && ngx_strncmp(kind->data, "target", 6) == 0) {
-        rc = ngx_http_lfv_parse_target(p, input->len, &project, &version);
+        rc = ngx_http_lfv_parse_target(p, input->len, &target);
+        project = target.project;
+        version = target.version;
+
+    } else if (kind->len == 4 && ngx_strncmp(kind->data, "stop", 4) == 0) {
+        rc = ngx_http_lfv_parse_empty_body(p, input->len);
 
     } else if (kind->len == 4 && ngx_strncmp(kind->data, "body", 4) == 0) {
         rc = ngx_http_lfv_parse_body(p, input->len, &min, &max);
@@ -150,8 +167,26 @@ ngx_lfv_unit_case(ngx_str_t *kind, ngx_str_t *input)
     printf("%d\t%s", (int) rc, ngx_lfv_unit_reasons[rc]);
 
     if (rc == NGX_HTTP_LFV_OK && kind->data[0] == 't' && kind->len == 6) {
-        printf("\t%.*s\t%.*s", (int) project.len, project.data,
-               (int) version.len, version.data);
+
+        /* StartModel's lines stay "ok project version" */
+
+        if (target.operation != NGX_HTTP_LFV_OP_START) {
+            printf("\t%s", ngx_lfv_unit_ops[target.operation]);
+        }
+
+        printf("\t%.*s", (int) project.len, project.data);
+
+        if (version.len) {
+            printf("\t%.*s", (int) version.len, version.data);
+        }
+
+        if (target.max_results) {
+            printf("\tmax=%ld", (long) target.max_results);
+        }
+
+        if (target.next_token) {
+            printf("\ttoken");
+        }
 
     } else if (rc == NGX_HTTP_LFV_OK && kind->data[0] == 'b') {
         printf("\t%ld\t%ld", (long) min, (long) max);
