@@ -424,7 +424,10 @@ ngx_http_lfv_sigv4_canonical(ngx_http_lfv_sigv4_request_t *sr, u_char *p)
     *p++ = '\n';
     p = ngx_cpymem(p, sr->uri.data, sr->uri.len);
     *p++ = '\n';
-    p = ngx_cpymem(p, sr->query.data, sr->query.len);
+    if (sr->query.len) {
+        p = ngx_cpymem(p, sr->query.data, sr->query.len);
+    }
+
     *p++ = '\n';
 
     for (i = 0; i < NGX_HTTP_LFV_H_LAST; i++) {

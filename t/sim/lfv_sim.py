@@ -237,7 +237,9 @@ def verify_sigv4(cfg, method, target, headers, body, info):
 def parse_query(query):
     """The raw query as [(key, value), ...], percent-decoded, in wire order.
 
-    '+' stays a plus sign (SigV4 clients encode a space as %20). Raises
+    A bare '+' decodes as a space, as form decoding does (SDKs send %2B for a
+    plus sign and %20 for a space, so only a client that left '+' unencoded
+    is affected: its signature over "%2B" no longer matches). Raises
     ValueError when a decoded key or value is not UTF-8, which botocore could
     not re-encode.
     """
@@ -246,7 +248,7 @@ def parse_query(query):
     pairs = []
     for pair in query.split('&'):
         key, _, value = pair.partition('=')
-        pairs.append(tuple(urllib.parse.unquote(x, errors='strict') for x in (key, value)))
+        pairs.append(tuple(urllib.parse.unquote_plus(x, errors='strict') for x in (key, value)))
     return pairs
 
 

@@ -133,14 +133,19 @@ main(int argc, char **argv)
 static char *
 ngx_lfv_unit_sign(ngx_lfv_unit_signer_t *s, u_char *line, size_t len)
 {
-    u_char                        *scratch, *canonical, *auth, *p;
-    size_t                         size;
+    u_char                        *scratch, *canonical, *auth, *p, *q;
+    u_char                        *last;
+    size_t                         size, n;
     ngx_str_t                     *f, secret, body;
     ngx_uint_t                     fresh, again, verbose;
     ngx_http_lfv_sigv4_key_t      *key, local;
     ngx_http_lfv_sigv4_request_t   sr;
     ngx_str_t                      fields[NGX_LFV_UNIT_FIELDS];
     u_char                         signature[NGX_HTTP_LFV_SHA256_HEX_LEN];
+
+    /* static: a ListModels query is at most a few kilobytes */
+    static u_char                  query_tmp[NGX_HTTP_LFV_QUERY_SIZE(16384)];
+    static u_char                  query_out[NGX_HTTP_LFV_QUERY_SIZE(16384)];
 
     f = fields;
 
@@ -168,6 +173,29 @@ ngx_lfv_unit_sign(ngx_lfv_unit_signer_t *s, u_char *line, size_t len)
 
     sr.method = f[2];
     sr.uri = f[3];
+    ngx_str_null(&sr.query);
+
+    /* "path?query": the query canonicalized as the signer does it */
+
+    q = ngx_strlchr(f[3].data, f[3].data + f[3].len, '?');
+
+    if (q) {
+        sr.uri.len = q - f[3].data;
+        q++;
+        n = f[3].data + f[3].len - q;
+
+        if (NGX_HTTP_LFV_QUERY_SIZE(n) > sizeof(query_tmp)) {
+            return "query too long";
+        }
+
+        sr.query.data = query_out;
+        last = ngx_http_lfv_sigv4_query(q, n, query_tmp, query_out);
+        if (last == NULL) {
+            return "query pairs";
+        }
+
+        sr.query.len = last - query_out;
+    }
     sr.header[NGX_HTTP_LFV_H_HOST] = f[4];
     sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[5];
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[6];

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Property test of the SigV4 signer against botocore.
 
-Generates random StartModel requests (names within the API patterns,
-bodies, dates, regions, keys, with and without tokens), has
+Generates random requests of the hosting cycle (StartModel and StopModel
+with bodies, DescribeModel, ListModels with queries encoded as the SDKs
+encode them, in any order; names within the API patterns, dates,
+regions, keys, with and without tokens), has
 build/unit/sigv4_driver sign them with ngx_http_lfv_sigv4.c, computes
 the same with botocore's SigV4Auth, and compares every signature and
 Authorization value.  Exits 1 on the first mismatch, printing botocore's
@@ -13,6 +15,7 @@ Needs Debian's python3-botocore: run with /usr/bin/python3.
 
 import argparse
 import datetime
+import urllib.parse
 import os
 import random
 import subprocess
@@ -159,6 +162,39 @@ def host_url(rnd, region):
     return host, 'http://' + host
 
 
+def list_query(rnd):
+    """A query as botocore writes one, its pairs in any order."""
+    pairs = []
+    if rnd.random() < 0.7:
+        pairs.append(('maxResults', str(rnd.randint(1, 100))))
+    if rnd.random() < 0.7:
+        pairs.append(('nextToken', ''.join(
+            rnd.choice(ALNUM + '/+=') for _ in range(pick_length(rnd, 1, 2048)))))
+    for _ in range(rnd.choice([0, 0, 1, 3])):
+        # names and values of any printable text: encoding and sorting
+        pairs.append((''.join(rnd.choice(PRINTABLE)
+                              for _ in range(rnd.randint(1, 12))),
+                      ''.join(rnd.choice(PRINTABLE)
+                              for _ in range(rnd.randint(0, 40)))))
+    rnd.shuffle(pairs)
+    return '&'.join('%s=%s' % (urllib.parse.quote(k, safe='-_.~'),
+                               urllib.parse.quote(v, safe='-_.~'))
+                    for k, v in pairs)
+
+
+def target(rnd):
+    """Method and request target of one of the four operations."""
+    base = '/2020-11-20/projects/%s/models' % project_name(rnd)
+    r = rnd.random()
+    if r < 0.55:
+        return 'POST', '%s/%s/start' % (base, model_version(rnd)), ''
+    if r < 0.7:
+        return 'POST', '%s/%s/stop' % (base, model_version(rnd)), ''
+    if r < 0.85:
+        return 'GET', '%s/%s' % (base, model_version(rnd)), ''
+    return 'GET', base, list_query(rnd)
+
+
 class Vector:
     pass
 
@@ -191,9 +227,8 @@ def generate(rnd, n):
             v.date, v.region = amz_date(rnd), rnd.choice(REGIONS)
 
         v.host, url = host_url(rnd, v.region)
-        v.uri = '/2020-11-20/projects/%s/models/%s/start' % (
-            project_name(rnd), model_version(rnd))
-        v.url = url + v.uri
+        v.method, v.uri, v.query = target(rnd)
+        v.url = url + v.uri + ('?' + v.query if v.query else '')
 
         r = rnd.random()
         if r < 0.8:
@@ -204,13 +239,16 @@ def generate(rnd, n):
             v.content_type = ''
         v.client_token = client_token(rnd)
         v.body = json_body(rnd)
+        if v.method == 'GET':
+            v.content_type, v.client_token, v.body = '', '', b''
         prev = v
         yield v
 
 
 def line(v, mode=None):
     return '\t'.join([
-        v.id, mode or v.mode, 'POST', v.uri, v.host,
+        v.id, mode or v.mode, v.method,
+        v.uri + ('?' + v.query if v.query else ''), v.host,
         v.content_type.encode().hex(), v.date, v.token, v.client_token,
         v.region, SERVICE, v.akid, v.secret.encode().hex(), v.body.hex(),
     ]) + '\n'
@@ -225,7 +263,7 @@ def botocore_sign(v):
         headers['Content-Type'] = v.content_type
     if v.client_token:
         headers['X-Amzn-Client-Token'] = v.client_token
-    req = AWSRequest(method='POST', url=v.url, data=v.body, headers=headers)
+    req = AWSRequest(method=v.method, url=v.url, data=v.body, headers=headers)
     req.context['timestamp'] = v.date
     auth._modify_request_before_signing(req)
     cr = auth.canonical_request(req)
@@ -252,7 +290,7 @@ def run_driver(driver, data):
 def show(v, cr, sts, ours_cr):
     print('vector %s: mode %s region %s host %s date %s' % (
         v.id, v.mode, v.region, v.host, v.date))
-    print('  uri %s' % v.uri)
+    print('  %s %s query %r' % (v.method, v.uri, v.query))
     print('  access key %r, secret %r' % (v.akid, v.secret))
     print('  token %r, client token %r' % (v.token, v.client_token))
     print('  content-type %r, body %r' % (v.content_type, v.body))
