@@ -32,12 +32,36 @@
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void ngx_lfv_fuzz_query(u_char *p, size_t len);
 static void ngx_lfv_fuzz_sign(ngx_http_lfv_sigv4_crypto_t *c,
     ngx_http_lfv_sigv4_request_t *sr, ngx_str_t *secret);
 static void ngx_lfv_fuzz_signature(ngx_http_lfv_sigv4_crypto_t *c,
     ngx_http_lfv_sigv4_request_t *sr, ngx_http_lfv_sigv4_key_t *key,
     u_char *signature);
 static void *ngx_lfv_fuzz_alloc(size_t size);
+
+
+static void
+ngx_lfv_fuzz_query(u_char *p, size_t len)
+{
+    u_char  *tmp, *dst, *last;
+
+    tmp = malloc(NGX_HTTP_LFV_QUERY_SIZE(len));
+    dst = malloc(NGX_HTTP_LFV_QUERY_SIZE(len));
+
+    if (tmp == NULL || dst == NULL) {
+        abort();
+    }
+
+    last = ngx_http_lfv_sigv4_query(p, len, tmp, dst);
+
+    if (last && (last < dst || last > dst + NGX_HTTP_LFV_QUERY_SIZE(len))) {
+        abort();
+    }
+
+    free(tmp);
+    free(dst);
+}
 
 
 int
@@ -89,6 +113,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     sr.method = f[0];
     sr.uri = f[1];
+    ngx_str_null(&sr.query);
+
+    /* the query canonicalizer on the same bytes, into exact buffers */
+
+    ngx_lfv_fuzz_query(f[1].data, f[1].len);
     sr.header[NGX_HTTP_LFV_H_HOST] = f[2];
     sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[3];
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[4];
