@@ -33,7 +33,7 @@ ngx_int_t
 ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_creds_t *creds, ngx_str_t *body)
 {
-    u_char                        *p, *q, *scratch;
+    u_char                        *p, *q, *last, *scratch;
     size_t                         size;
     time_t                         now;
     ngx_tm_t                       tm;
@@ -83,13 +83,13 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 
         sr.query.data = q + NGX_HTTP_LFV_QUERY_SIZE(ctx->query.len);
 
-        p = ngx_http_lfv_sigv4_query(ctx->query.data, ctx->query.len, q,
-                                     sr.query.data);
-        if (p == NULL) {
+        last = ngx_http_lfv_sigv4_query(ctx->query.data, ctx->query.len, q,
+                                        sr.query.data);
+        if (last == NULL) {
             return NGX_ERROR;
         }
 
-        sr.query.len = p - sr.query.data;
+        sr.query.len = last - sr.query.data;
     }
 
     /* a read sends no body, so no Content-Type */

@@ -560,7 +560,8 @@ class Handler(simlib.BaseHandler):
             return self.error(entry, 409, 'ConflictException',
                               'Model %s/%s is %s: only a HOSTED or STARTING_HOSTING model can '
                               'be stopped' % (project, concrete, before),
-                              {'ResourceId': '%s/%s' % (project, concrete), 'ResourceType': 'MODEL'})
+                              {'ResourceId': '%s/%s' % (project, concrete),
+                               'ResourceType': 'MODEL'})
         self.reply(entry, 202, {'Status': 'STOPPING_HOSTING'})
 
     def op_DescribeModel(self, entry, body, query, project, version):
@@ -571,9 +572,9 @@ class Handler(simlib.BaseHandler):
         rec = self.server.models.get(project, concrete)
         desc = model_fields(self.server.cfg, project, concrete, rec['status'])
         if rec['status'] in ('STARTING_HOSTING', 'HOSTED'):
-            for member, value in (('MinInferenceUnits', rec['min']), ('MaxInferenceUnits', rec['max'])):
-                if value is not None:
-                    desc[member] = value
+            for member, key in (('MinInferenceUnits', 'min'), ('MaxInferenceUnits', 'max')):
+                if rec[key] is not None:
+                    desc[member] = rec[key]
         self.reply(entry, 200, {'ModelDescription': desc})
 
     def op_ListModels(self, entry, body, query, project):
