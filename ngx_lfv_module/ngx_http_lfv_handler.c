@@ -889,7 +889,8 @@ ngx_http_lfv_account(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
         return;
     }
 
-    ngx_http_lfv_limit_account(lmcf->policy.zone, &audit->key, reason,
+    ngx_http_lfv_limit_account(lmcf->policy.zone, &audit->key,
+                               audit->operation, reason,
                                ngx_http_lfv_units(audit),
                                audit->counted == NGX_HTTP_LFV_FORWARDED);
 

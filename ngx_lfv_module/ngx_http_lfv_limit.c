@@ -329,6 +329,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
         if (node->units_used + units > policy->budget) {
             node->rejected[NGX_HTTP_LFV_BUDGET]++;
+            node->op_rejected[NGX_HTTP_LFV_OP_START - 1]++;
             node->throttled++;
 
             ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -364,6 +365,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
             if (!policy->dry_run) {
                 node->rejected[NGX_HTTP_LFV_RATE]++;
+                node->op_rejected[NGX_HTTP_LFV_OP_START - 1]++;
                 node->throttled++;
 
                 ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -397,6 +399,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
     if (*delay == 0) {
         node->forwarded++;
+        node->op_forwarded[NGX_HTTP_LFV_OP_START - 1]++;
         node->units_started += units;
     }
 
@@ -408,8 +411,10 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
 void
 ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
-    ngx_http_lfv_reason_e reason, ngx_uint_t units, ngx_uint_t forwarded)
+    ngx_http_lfv_op_e op, ngx_http_lfv_reason_e reason, ngx_uint_t units,
+    ngx_uint_t forwarded)
 {
+    ngx_uint_t                  o, start;
     ngx_http_lfv_limit_ctx_t   *ctx;
     ngx_http_lfv_limit_node_t  *node;
 
@@ -419,18 +424,37 @@ ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
 
     node = ngx_http_lfv_limit_lookup(ctx, team, ngx_cycle->log);
 
+    /* "forwarded" and the units count starts; each operation its own */
+
+    o = (op > NGX_HTTP_LFV_OP_NONE && op < NGX_HTTP_LFV_OP_LAST) ? op : 0;
+    start = (op == NGX_HTTP_LFV_OP_START);
+
     if (node) {
-        if (forwarded && node->forwarded) {
+        if (forwarded && start && node->forwarded) {
             node->forwarded--;
             node->units_started -= ngx_min(units, node->units_started);
         }
 
+        if (forwarded && o && node->op_forwarded[o - 1]) {
+            node->op_forwarded[o - 1]--;
+        }
+
         if (reason == NGX_HTTP_LFV_FORWARDED) {
-            node->forwarded++;
-            node->units_started += units;
+            if (start) {
+                node->forwarded++;
+                node->units_started += units;
+            }
+
+            if (o) {
+                node->op_forwarded[o - 1]++;
+            }
 
         } else if (reason < NGX_HTTP_LFV_REASON_LAST) {
             node->rejected[reason]++;
+
+            if (o) {
+                node->op_rejected[o - 1]++;
+            }
 
             if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {
                 node->throttled++;
@@ -483,6 +507,10 @@ ngx_http_lfv_limit_snapshot(ngx_shm_zone_t *zone, ngx_pool_t *pool)
         st->throttled = node->throttled;
         st->units_started = node->units_started;
         ngx_memcpy(st->rejected, node->rejected, sizeof(st->rejected));
+        ngx_memcpy(st->op_forwarded, node->op_forwarded,
+                   sizeof(st->op_forwarded));
+        ngx_memcpy(st->op_rejected, node->op_rejected,
+                   sizeof(st->op_rejected));
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);

@@ -14,6 +14,11 @@
 
 #include "ngx_http_lfv_reason.h"
 #include "ngx_http_lfv_policy.h"
+#include "ngx_http_lfv_request.h"
+
+
+/* per operation, StartModel first: ngx_http_lfv_op_e less one */
+#define NGX_HTTP_LFV_OPS  (NGX_HTTP_LFV_OP_LAST - 1)
 
 
 /* a team's state, shared by all workers: buckets and counters */
@@ -27,10 +32,12 @@ typedef struct {
     time_t                      window;         /* of the unit budget */
     ngx_uint_t                  units_used;
 
-    ngx_uint_t                  forwarded;
+    ngx_uint_t                  forwarded;      /* starts */
     ngx_uint_t                  throttled;
     ngx_uint_t                  units_started;
     ngx_uint_t                  rejected[NGX_HTTP_LFV_REASON_LAST];
+    ngx_uint_t                  op_forwarded[NGX_HTTP_LFV_OPS];
+    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS];
 
     u_char                      data[1];
 } ngx_http_lfv_limit_node_t;
@@ -60,6 +67,8 @@ typedef struct {
     ngx_uint_t                  throttled;
     ngx_uint_t                  units_started;
     ngx_uint_t                  rejected[NGX_HTTP_LFV_REASON_LAST];
+    ngx_uint_t                  op_forwarded[NGX_HTTP_LFV_OPS];
+    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS];
 } ngx_http_lfv_limit_stat_t;
 
 
@@ -87,7 +96,8 @@ ngx_http_lfv_reason_e ngx_http_lfv_limit(ngx_shm_zone_t *zone,
  * counted as forwarded before, and is not any more.
  */
 void ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
-    ngx_http_lfv_reason_e reason, ngx_uint_t units, ngx_uint_t forwarded);
+    ngx_http_lfv_op_e op, ngx_http_lfv_reason_e reason, ngx_uint_t units,
+    ngx_uint_t forwarded);
 
 /* every team's counters, copied in one hold of the mutex */
 ngx_array_t *ngx_http_lfv_limit_snapshot(ngx_shm_zone_t *zone,

@@ -57,8 +57,14 @@ static ngx_str_t  ngx_http_lfv_families[] = {
                "# TYPE lfv_throttled_total counter\n"),
     ngx_string("# HELP lfv_units_started_total Inference units started.\n"
                "# TYPE lfv_units_started_total counter\n"),
-    ngx_string("# HELP lfv_rejected_total Starts refused, by reason.\n"
+    ngx_string("# HELP lfv_rejected_total Requests refused, by reason.\n"
                "# TYPE lfv_rejected_total counter\n"),
+    ngx_string("# HELP lfv_operation_forwarded_total Requests signed and "
+               "forwarded, by operation.\n"
+               "# TYPE lfv_operation_forwarded_total counter\n"),
+    ngx_string("# HELP lfv_operation_rejected_total Requests refused, by "
+               "operation.\n"
+               "# TYPE lfv_operation_rejected_total counter\n"),
     ngx_null_string
 };
 
@@ -295,7 +301,7 @@ static void
 ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node)
 {
-    ngx_uint_t              i, n;
+    ngx_uint_t              i, n, *count;
     ngx_http_lfv_reason_t  *rs;
 
     static char  *counters[] = {
@@ -313,6 +319,29 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
                                        pg->family == 0 ? node->forwarded
                                        : pg->family == 1 ? node->throttled
                                        : node->units_started);
+            return;
+        }
+
+        if (pg->family > 3) {
+
+            /* operations without any request have no sample */
+
+            count = (pg->family == 4) ? node->op_forwarded : node->op_rejected;
+
+            for (i = 0; i < NGX_HTTP_LFV_OPS; i++) {
+                if (node->op_forwarded[i] + node->op_rejected[i] == 0) {
+                    continue;
+                }
+
+                ngx_http_lfv_status_printf(pg, "lfv_operation_%s_total"
+                                           "{team=\"", pg->family == 4
+                                           ? "forwarded" : "rejected");
+                ngx_http_lfv_status_escaped(pg, &node->team);
+                ngx_http_lfv_status_printf(pg, "\",operation=\"%V\"} %ui\n",
+                                           ngx_http_lfv_operation_name(i + 1),
+                                           count[i]);
+            }
+
             return;
         }
 
@@ -344,6 +373,19 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
             rs = ngx_http_lfv_reason(i);
             ngx_http_lfv_status_printf(pg, "%s\"%V\":%ui", n++ ? "," : "",
                                        &rs->name, node->rejected[i]);
+        }
+    }
+
+    ngx_http_lfv_status_printf(pg, "},\"operations\":{");
+
+    for (i = 0, n = 0; i < NGX_HTTP_LFV_OPS; i++) {
+        if (node->op_forwarded[i] + node->op_rejected[i]) {
+            ngx_http_lfv_status_printf(pg, "%s\"%V\":{\"forwarded\":%ui,"
+                                       "\"rejected\":%ui}",
+                                       n++ ? "," : "",
+                                       ngx_http_lfv_operation_name(i + 1),
+                                       node->op_forwarded[i],
+                                       node->op_rejected[i]);
         }
     }
 

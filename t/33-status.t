@@ -43,7 +43,8 @@ is($s->{ready}, JSON::PP::true, 'ready');
 is($s->{credentials}{source}, 'static', 'source');
 is($s->{credentials}{access_key_id}, $LFV::Conf::AKID, 'key id');
 is($s->{credentials}{expires_in}, -1, 'static keys do not expire');
-my $zero = { forwarded => 0, throttled => 0, units_started => 0, rejected => {} };
+my $zero = { forwarded => 0, throttled => 0, units_started => 0, rejected => {},
+             operations => {} };
 is_deeply($s->{teams}, { alpha => $zero, 'we"ird' => $zero, '-' => $zero },
     'before any traffic: every configured team, and "-", at zero');
 

@@ -32,6 +32,10 @@ my $sim = LFV::Sim->lfv($t, keys => { $LFV::Conf::AKID => { secret => $LFV::Conf
 EOF
     server => <<'EOF',
         access_log %%PREFIX%%/ops.log ops;
+
+        location = /lfv-status {
+            lfv_status;
+        }
 EOF
     location => <<'EOF');
             lfv_team $http_x_team;
@@ -187,7 +191,27 @@ $r = req(method => 'POST', path => "$P/alpha-x/models/1/stop",
     port => $t->port('start'), body => '');
 is($r->{status}, 404, 'StopModel where it is not enabled: 404');
 
-# 6. the access log names the operation
+# 6. the status page counts per team and operation
+
+$r = $t->http(path => '/lfv-status');
+my $ops = eval { decode_json($r->{body}) }->{teams}{alpha}{operations};
+ok($ops->{StartModel}{forwarded} >= 1, 'status: StartModel forwarded')
+    or diag explain $ops;
+ok($ops->{StartModel}{rejected} >= 1, 'status: StartModel rejected (the rate)');
+is($ops->{StopModel}{forwarded}, 2, 'status: StopModel forwarded, twice');
+is($ops->{ListModels}{forwarded}, 3, 'status: ListModels forwarded, three pages');
+ok($ops->{DescribeModel}{forwarded} >= 4, 'status: DescribeModel forwarded');
+ok($ops->{DescribeModel}{rejected} >= 4, 'status: DescribeModel rejected');
+
+$r = $t->http(path => '/lfv-status?format=prometheus');
+like($r->{body}, qr/^lfv_operation_forwarded_total\{team="alpha",operation="ListModels"\} 3$/m,
+    'prometheus: forwarded by operation');
+like($r->{body}, qr/^lfv_operation_rejected_total\{team="alpha",operation="DescribeModel"\} [1-9]/m,
+    'prometheus: rejected by operation');
+like($r->{body}, qr/^lfv_forwarded_total\{team="alpha"\} [1-9]\d*$/m,
+    'lfv_forwarded_total still counts starts');
+
+# 7. the access log names the operation
 
 $t->stop;
 my $log = LFV::Test::_slurp($t->prefix . "/ops.log") // "";
