@@ -10,6 +10,9 @@
 #include "ngx_http_lfv_json.h"
 
 
+static ngx_int_t ngx_http_lfv_json_skip_number(ngx_http_lfv_json_t *j);
+
+
 #define NGX_HTTP_LFV_JSON_SATURATE  2147483648LL
 
 
@@ -109,4 +112,283 @@ ngx_http_lfv_json_digits(u_char *p, u_char *last)
     }
 
     return p;
+}
+
+
+ngx_int_t
+ngx_http_lfv_json_string(ngx_http_lfv_json_t *j, u_char *dst, size_t size,
+    size_t *len)
+{
+    u_char      *p, *last, ch;
+    size_t       n;
+    ngx_uint_t   i, c, d;
+
+    /*
+     * decodes into dst up to size bytes and keeps validating after:
+     * *len is the whole decoded length, more than size if it did not fit
+     */
+
+    p = j->pos + 1;
+    last = j->last;
+    n = 0;
+
+    for ( ;; ) {
+
+        if (p == last) {
+            j->err = "truncated JSON";
+            return NGX_ERROR;
+        }
+
+        ch = *p++;
+
+        if (ch == '"') {
+            break;
+        }
+
+        if (ch < 0x20) {
+            j->err = "control character in JSON string";
+            return NGX_ERROR;
+        }
+
+        if (ch >= 0x80) {
+            j->err = "non-ASCII character in JSON string";
+            return NGX_ERROR;
+        }
+
+        if (ch == '\\') {
+
+            if (p == last) {
+                j->err = "truncated JSON";
+                return NGX_ERROR;
+            }
+
+            switch (*p++) {
+
+            case '"':
+                ch = '"';
+                break;
+
+            case '\\':
+                ch = '\\';
+                break;
+
+            case '/':
+                ch = '/';
+                break;
+
+            case 'b':
+                ch = '\b';
+                break;
+
+            case 'f':
+                ch = '\f';
+                break;
+
+            case 'n':
+                ch = '\n';
+                break;
+
+            case 'r':
+                ch = '\r';
+                break;
+
+            case 't':
+                ch = '\t';
+                break;
+
+            case 'u':
+
+                if (last - p < 4) {
+                    j->err = "truncated JSON";
+                    return NGX_ERROR;
+                }
+
+                c = 0;
+
+                for (i = 0; i < 4; i++) {
+                    d = p[i];
+
+                    if (d >= '0' && d <= '9') {
+                        d -= '0';
+
+                    } else if ((d | 0x20) >= 'a' && (d | 0x20) <= 'f') {
+                        d = (d | 0x20) - 'a' + 10;
+
+                    } else {
+                        j->err = "invalid escape in JSON string";
+                        return NGX_ERROR;
+                    }
+
+                    c = c * 16 + d;
+                }
+
+                p += 4;
+
+                if (c < 0x20 || c > 0x7e) {
+                    j->err = "unsupported \\u escape in JSON string";
+                    return NGX_ERROR;
+                }
+
+                ch = (u_char) c;
+                break;
+
+            default:
+                j->err = "invalid escape in JSON string";
+                return NGX_ERROR;
+            }
+        }
+
+        if (n < size) {
+            dst[n] = ch;
+        }
+
+        n++;
+    }
+
+    j->pos = p;
+    *len = n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j, ngx_uint_t depth)
+{
+    u_char  close;
+    size_t  n;
+
+    /* depth: the level of the object or array that holds the value */
+
+    if (j->pos == j->last) {
+        j->err = "truncated JSON";
+        return NGX_ERROR;
+    }
+
+    switch (*j->pos) {
+
+    case '"':
+        return ngx_http_lfv_json_string(j, NULL, 0, &n);
+
+    case 't':
+        return ngx_http_lfv_json_literal(j, "true", sizeof("true") - 1);
+
+    case 'f':
+        return ngx_http_lfv_json_literal(j, "false", sizeof("false") - 1);
+
+    case 'n':
+        return ngx_http_lfv_json_literal(j, "null", sizeof("null") - 1);
+
+    case '{':
+    case '[':
+        break;
+
+    default:
+        return ngx_http_lfv_json_skip_number(j);
+    }
+
+    if (depth >= NGX_HTTP_LFV_JSON_DEPTH) {
+        j->err = "JSON nested too deeply";
+        return NGX_ERROR;
+    }
+
+    close = (*j->pos == '{') ? '}' : ']';
+
+    j->pos++;
+
+    j->pos = ngx_http_lfv_json_space(j->pos, j->last);
+
+    if (j->pos < j->last && *j->pos == close) {
+        j->pos++;
+        return NGX_OK;
+    }
+
+    for ( ;; ) {
+
+        if (close == '}') {
+
+            if (j->pos == j->last || *j->pos != '"') {
+                j->err = (j->pos == j->last) ? "truncated JSON"
+                                             : "invalid JSON";
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_lfv_json_string(j, NULL, 0, &n) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            j->pos = ngx_http_lfv_json_space(j->pos, j->last);
+
+            if (j->pos == j->last || *j->pos != ':') {
+                j->err = (j->pos == j->last) ? "truncated JSON"
+                                             : "invalid JSON";
+                return NGX_ERROR;
+            }
+
+            j->pos++;
+
+            j->pos = ngx_http_lfv_json_space(j->pos, j->last);
+        }
+
+        if (ngx_http_lfv_json_skip_value(j, depth + 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        j->pos = ngx_http_lfv_json_space(j->pos, j->last);
+
+        if (j->pos == j->last) {
+            j->err = "truncated JSON";
+            return NGX_ERROR;
+        }
+
+        if (*j->pos == close) {
+            j->pos++;
+            return NGX_OK;
+        }
+
+        if (*j->pos != ',') {
+            j->err = "invalid JSON";
+            return NGX_ERROR;
+        }
+
+        j->pos++;
+
+        j->pos = ngx_http_lfv_json_space(j->pos, j->last);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_lfv_json_skip_number(ngx_http_lfv_json_t *j)
+{
+    u_char                      *p;
+    ngx_http_lfv_json_number_t   n;
+
+    p = ngx_http_lfv_json_number(j->pos, j->last, &n);
+
+    if (n.malformed || (n.digits[0] == '0' && n.ndigits > 1)) {
+        j->err = (p == j->last && n.malformed) ? "truncated JSON"
+                                               : "invalid JSON";
+        return NGX_ERROR;
+    }
+
+    j->pos = p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal, size_t len)
+{
+    if ((size_t) (j->last - j->pos) < len
+        || ngx_strncmp(j->pos, literal, len) != 0)
+    {
+        j->err = "invalid JSON";
+        return NGX_ERROR;
+    }
+
+    j->pos += len;
+
+    return NGX_OK;
 }

@@ -13,8 +13,9 @@
 
 
 /*
- * The JSON lexing that the request body and the credentials document
- * share (RFC 8259): whitespace and numbers.  Pure functions on buffers.
+ * The JSON lexing that the request body, the credentials document and
+ * AWS's answers share (RFC 8259): whitespace, numbers, strings, values.
+ * Pure functions on buffers.
  */
 
 typedef struct {
@@ -28,9 +29,39 @@ typedef struct {
 } ngx_http_lfv_json_number_t;
 
 
+/* a nested object or array is this many levels at most */
+#define NGX_HTTP_LFV_JSON_DEPTH        8
+
+
+/* a strict reader's position in a JSON text; err names a problem */
+
+typedef struct {
+    u_char                     *pos;
+    u_char                     *last;
+    char                       *err;
+} ngx_http_lfv_json_t;
+
+
 u_char *ngx_http_lfv_json_space(u_char *p, u_char *last);
 u_char *ngx_http_lfv_json_number(u_char *p, u_char *last,
     ngx_http_lfv_json_number_t *n);
+
+
+/*
+ * The string at pos (on its opening quote), escapes decoded into dst up
+ * to size bytes (dst NULL: only checked); *len is the whole decoded
+ * length.  Non-ASCII escapes and raw control characters are refused.
+ */
+ngx_int_t ngx_http_lfv_json_string(ngx_http_lfv_json_t *j, u_char *dst,
+    size_t size, size_t *len);
+
+/* true, false or null at pos */
+ngx_int_t ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal,
+    size_t len);
+
+/* any one value at pos, checked and skipped; depth: its container's */
+ngx_int_t ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j,
+    ngx_uint_t depth);
 
 
 #endif /* _NGX_HTTP_LFV_JSON_H_INCLUDED_ */
