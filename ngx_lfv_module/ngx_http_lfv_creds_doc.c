@@ -90,6 +90,7 @@ ngx_http_lfv_parse_credentials(u_char *p, size_t len,
     j.pos = p;
     j.last = p + len;
     j.err = "invalid JSON";
+    j.any_text = 0;
 
     seen = 0;
 

@@ -53,6 +53,9 @@ static ngx_http_lfv_envelope_code_t  ngx_http_lfv_envelope_codes[] = {
     { ngx_string("ServiceQuotaExceededException"),
       ngx_string("QUOTA_EXCEEDED") },
     { ngx_string("ThrottlingException"), ngx_string("THROTTLED") },
+    { ngx_string("ConflictException"), ngx_string("CONFLICT") },
+    { ngx_string("ResourceNotFoundException"), ngx_string("NOT_FOUND") },
+    { ngx_string("InternalServerException"), ngx_string("INTERNAL_ERROR") },
     { ngx_null_string, ngx_null_string }
 };
 
@@ -267,11 +270,13 @@ ngx_http_lfv_error_prepare(ngx_http_request_t *r, ngx_http_lfv_reason_t *rs,
     ngx_str_t *message, time_t retry_after)
 {
     u_char                   *p;
+    char                     *allow;
     size_t                    len;
     uint32_t                  id[4];
     ngx_buf_t                *b;
     ngx_str_t                 text, *envelope;
     ngx_uint_t                i;
+    ngx_http_lfv_audit_t     *audit;
     ngx_http_lfv_loc_conf_t  *llcf;
 
     /* a team name is the client's bytes: JSON wants valid UTF-8 */
@@ -319,10 +324,22 @@ ngx_http_lfv_error_prepare(ngx_http_request_t *r, ngx_http_lfv_reason_t *rs,
         }
     }
 
-    if (rs->status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_lfv_add_header(r, "Allow", (u_char *) "POST", 4) == NULL)
-    {
-        return NULL;
+    if (rs->status == NGX_HTTP_NOT_ALLOWED) {
+
+        /* the method of the operation the route names */
+
+        audit = ngx_http_lfv_get_audit(r);
+
+        allow = (audit && (audit->operation == NGX_HTTP_LFV_OP_DESCRIBE
+                           || audit->operation == NGX_HTTP_LFV_OP_LIST))
+                ? "GET" : "POST";
+
+        if (ngx_http_lfv_add_header(r, "Allow", (u_char *) allow,
+                                    ngx_strlen(allow))
+            == NULL)
+        {
+            return NULL;
+        }
     }
 
     envelope = ngx_http_lfv_envelope_code(rs);
@@ -523,21 +540,37 @@ ngx_http_lfv_nginx_error(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
 static ngx_str_t *
 ngx_http_lfv_envelope_code(ngx_http_lfv_reason_t *rs)
 {
-    ngx_http_lfv_envelope_code_t  *e;
+    ngx_str_t  *code;
 
     static ngx_str_t  unavailable = ngx_string("CREDENTIALS_UNAVAILABLE");
     static ngx_str_t  internal = ngx_string("INTERNAL_ERROR");
 
+    if (rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_CREDENTIALS]) {
+        return &unavailable;
+    }
+
+    code = ngx_http_lfv_envelope_code_of(&rs->code);
+
+    return code ? code : &internal;
+}
+
+
+/* the envelope code of an AWS error code; NULL: none in the table */
+
+ngx_str_t *
+ngx_http_lfv_envelope_code_of(ngx_str_t *code)
+{
+    ngx_http_lfv_envelope_code_t  *e;
+
     for (e = ngx_http_lfv_envelope_codes; e->code.len; e++) {
-        if (e->code.len == rs->code.len
-            && ngx_strncmp(e->code.data, rs->code.data, rs->code.len) == 0)
+        if (e->code.len == code->len
+            && ngx_strncmp(e->code.data, code->data, code->len) == 0)
         {
             return &e->envelope;
         }
     }
 
-    return (rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_CREDENTIALS])
-           ? &unavailable : &internal;
+    return NULL;
 }
 
 

@@ -28,6 +28,7 @@ ngx_int_t ngx_http_lfv_error(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     ngx_http_lfv_reason_e reason, time_t retry_after);
 ngx_int_t ngx_http_lfv_error_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_lfv_utf8(ngx_pool_t *pool, ngx_str_t *s);
+ngx_str_t *ngx_http_lfv_envelope_code_of(ngx_str_t *code);
 
 
 #endif /* _NGX_HTTP_LFV_ERROR_H_INCLUDED_ */

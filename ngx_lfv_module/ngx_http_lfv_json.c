@@ -150,7 +150,7 @@ ngx_http_lfv_json_string(ngx_http_lfv_json_t *j, u_char *dst, size_t size,
             return NGX_ERROR;
         }
 
-        if (ch >= 0x80) {
+        if (ch >= 0x80 && !j->any_text) {
             j->err = "non-ASCII character in JSON string";
             return NGX_ERROR;
         }
@@ -224,7 +224,7 @@ ngx_http_lfv_json_string(ngx_http_lfv_json_t *j, u_char *dst, size_t size,
 
                 p += 4;
 
-                if (c < 0x20 || c > 0x7e) {
+                if ((c < 0x20 || c > 0x7e) && !j->any_text) {
                     j->err = "unsupported \\u escape in JSON string";
                     return NGX_ERROR;
                 }
@@ -391,4 +391,102 @@ ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal, size_t len)
     j->pos += len;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    u_char               *start;
+    size_t                n;
+    ngx_uint_t            i;
+    ngx_http_lfv_json_t   j;
+
+    j.pos = ngx_http_lfv_json_space(p, p + len);
+    j.last = p + len;
+    j.err = NULL;
+
+    /* AWS's text: any Unicode, raw or escaped; it is only passed on */
+
+    j.any_text = 1;
+
+    ngx_str_null(value);
+
+    if (j.pos == j.last || *j.pos != '{') {
+        return NGX_ERROR;
+    }
+
+    j.pos = ngx_http_lfv_json_space(j.pos + 1, j.last);
+
+    if (j.pos < j.last && *j.pos == '}') {
+        j.pos++;
+        goto done;
+    }
+
+    for ( ;; ) {
+
+        if (j.pos == j.last || *j.pos != '"') {
+            return NGX_ERROR;
+        }
+
+        start = j.pos + 1;
+
+        if (ngx_http_lfv_json_string(&j, NULL, 0, &n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* the member's name as written, escapes and all */
+
+        n = j.pos - 1 - start;
+
+        j.pos = ngx_http_lfv_json_space(j.pos, j.last);
+
+        if (j.pos == j.last || *j.pos != ':') {
+            return NGX_ERROR;
+        }
+
+        j.pos = ngx_http_lfv_json_space(j.pos + 1, j.last);
+
+        for (i = 0; name[i].len; i++) {
+            if (name[i].len == n && ngx_strncmp(name[i].data, start, n) == 0
+                && j.pos < j.last && *j.pos == '"' && value->data == NULL)
+            {
+                value->data = j.pos + 1;
+            }
+        }
+
+        start = j.pos;
+
+        if (ngx_http_lfv_json_skip_value(&j, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (value->data == start + 1) {
+            value->len = j.pos - 1 - value->data;
+        }
+
+        j.pos = ngx_http_lfv_json_space(j.pos, j.last);
+
+        if (j.pos == j.last) {
+            return NGX_ERROR;
+        }
+
+        if (*j.pos == '}') {
+            j.pos++;
+            break;
+        }
+
+        if (*j.pos != ',') {
+            return NGX_ERROR;
+        }
+
+        j.pos = ngx_http_lfv_json_space(j.pos + 1, j.last);
+    }
+
+done:
+
+    j.pos = ngx_http_lfv_json_space(j.pos, j.last);
+
+    return (j.pos == j.last) ? NGX_OK : NGX_ERROR;
 }

@@ -39,6 +39,7 @@ typedef struct {
     u_char                     *pos;
     u_char                     *last;
     char                       *err;
+    ngx_uint_t                  any_text;       /* non-ASCII let through */
 } ngx_http_lfv_json_t;
 
 
@@ -50,7 +51,8 @@ u_char *ngx_http_lfv_json_number(u_char *p, u_char *last,
 /*
  * The string at pos (on its opening quote), escapes decoded into dst up
  * to size bytes (dst NULL: only checked); *len is the whole decoded
- * length.  Non-ASCII escapes and raw control characters are refused.
+ * length.  Raw control characters are refused; so is non-ASCII (raw,
+ * or an escape outside printable ASCII) unless any_text is set.
  */
 ngx_int_t ngx_http_lfv_json_string(ngx_http_lfv_json_t *j, u_char *dst,
     size_t size, size_t *len);
@@ -62,6 +64,16 @@ ngx_int_t ngx_http_lfv_json_literal(ngx_http_lfv_json_t *j, char *literal,
 /* any one value at pos, checked and skipped; depth: its container's */
 ngx_int_t ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j,
     ngx_uint_t depth);
+
+
+/*
+ * The whole input is one JSON object (an AWS answer): NGX_OK or
+ * NGX_ERROR.  *value is the raw text, escapes kept, of the first string
+ * member whose name is one of "name" (ending with an empty string), so
+ * that it can go into another JSON text as it is; empty when none.
+ */
+ngx_int_t ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_LFV_JSON_H_INCLUDED_ */

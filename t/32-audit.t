@@ -127,7 +127,8 @@ is($r->{headers}{'content-length'}, length $r->{body},
     'envelope: correct Content-Length');
 
 $r = start(project => 'conflict');
-is($r->{status}, 409, 'envelope: upstream errors pass through unchanged');
-is(decode_json($r->{body})->{ResourceType}, 'MODEL', 'envelope: AWS body kept');
+is($r->{status}, 409, "envelope: AWS's error keeps its status");
+is(decode_json($r->{body})->{error}{code}, 'CONFLICT',
+    "envelope: AWS's error in the envelope");
 
 $t->done;

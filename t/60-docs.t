@@ -254,8 +254,8 @@ for my $r (@reasons) {
     my $d = $documented_reason{$r->{name}};
     ok($d, "error table: row for $r->{name}") or next;
 
-    my $envelope = $envelope_of{$r->{code}}
-        // ($r->{name} eq 'credentials_unavailable' ? $unavailable : $internal);
+    my $envelope = $r->{name} eq 'credentials_unavailable' ? $unavailable
+        : $envelope_of{$r->{code}} // $internal;
 
     is($d->{status}, $r->{status}, "$r->{name}: status");
     is($d->{code}, $r->{code}, "$r->{name}: x-amzn-ErrorType");
