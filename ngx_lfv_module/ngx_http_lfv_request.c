@@ -212,12 +212,12 @@ ngx_http_lfv_parse_list_query(ngx_http_lfv_target_t *target)
     size_t       n;
     ngx_int_t    digits;
 
-    p = target->query.data;
-    last = p + target->query.len;
-
     if (target->query.data == NULL) {
         return NGX_HTTP_LFV_OK;
     }
+
+    p = target->query.data;
+    last = p + target->query.len;
 
     while (p < last) {
 
