@@ -15,7 +15,7 @@
 
 
 /* ListModels' 100 models are some 50 KB */
-#define NGX_HTTP_LFV_ENVELOPE_MAX  (1024 * 1024)
+#define NGX_HTTP_LFV_ENVELOPE_MAX  ((size_t) 1024 * 1024)
 
 
 /*
@@ -206,8 +206,14 @@ ngx_http_lfv_envelope_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                     return NGX_ERROR;
                 }
 
-                env->last = ngx_cpymem(p, env->start,
-                                       env->last - env->start);
+                if (env->start) {
+                    env->last = ngx_cpymem(p, env->start,
+                                           env->last - env->start);
+
+                } else {
+                    env->last = p;
+                }
+
                 env->start = p;
                 env->end = p + room;
             }
@@ -235,6 +241,16 @@ ngx_http_lfv_envelope_send(ngx_http_request_t *r, ngx_http_lfv_envelope_t *env)
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    static u_char  empty[1];
+
+    if (env->start == NULL) {
+
+        /* no body at all: an empty one, for the readers below */
+
+        env->start = empty;
+        env->last = empty;
+    }
 
     if (env->too_large) {
         r->headers_out.status = NGX_HTTP_BAD_GATEWAY;

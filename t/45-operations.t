@@ -131,6 +131,26 @@ SKIP: {
         "aws stop-model on a TRAINED model: AWS's ConflictException");
 }
 
+# 2b. curl: the cycle by hand
+
+SKIP: {
+    skip 'no curl', 4 unless -x '/usr/bin/curl';
+    my $curl = sub {
+        my ($method, $path, @data) = @_;
+        my $o = `/usr/bin/curl -s -X $method -H 'X-Team: beta' @data '$endpoint$P$path' 2>&1`;
+        return eval { decode_json($o) } || { raw => $o };
+    };
+    my @json = ("-H 'Content-Type: application/json'");
+
+    $r = $curl->(GET => '/beta-curl/models/2');
+    is($r->{ModelDescription}{Status}, 'TRAINED', 'curl: DescribeModel') or diag explain $r;
+    $r = $curl->(POST => '/beta-curl/models/2/stop', @json);
+    like($r->{message} // '', qr/TRAINED/, "curl: StopModel, AWS's 409 message");
+    $r = $curl->(GET => '/beta-curl/models?maxResults=2');
+    is(scalar @{ $r->{Models} || [] }, 2, 'curl: ListModels, maxResults=2');
+    ok($r->{NextToken}, 'curl: with a NextToken');
+}
+
 # 3. invalid requests are answered here, nothing forwarded
 
 my $n = journal_n();
