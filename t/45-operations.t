@@ -103,7 +103,7 @@ ok((grep { ($_->{query} // '') =~ /nextToken=[^&]*%2[FB]/ } @j),
 # 2. the AWS CLI
 
 SKIP: {
-    skip 'no aws CLI', 4 unless -x '/usr/bin/aws';
+    skip 'no aws CLI', 6 unless -x '/usr/bin/aws';
     local $ENV{AWS_DEFAULT_REGION} = 'us-east-1';
     local $ENV{AWS_CONFIG_FILE} = '/dev/null';
     local $ENV{AWS_SHARED_CREDENTIALS_FILE} = '/dev/null';
@@ -125,6 +125,17 @@ SKIP: {
     my @pages = grep { ($_->{query} // '') =~ /maxResults=1/ }
         (($sim->journal)[$before .. journal_n() - 1]);
     is(scalar(@pages), 3, 'in three signed requests of one model each');
+
+    # --max-results 1, then --next-token: page by page, as a script would
+    $r = $run->(@cli, 'list-models', '--project-name', 'beta-cli',
+        '--max-results', '1');
+    is_deeply([ map { $_->{ModelVersion} } @{ $r->{Models} || [] } ], ['1'],
+        'aws list-models --max-results 1: the first page') or diag explain $r;
+    $r = $run->(@cli, 'list-models', '--project-name', 'beta-cli',
+        '--max-results', '1', '--next-token', $r->{NextToken} // 'none');
+    is_deeply([ map { $_->{ModelVersion} } @{ $r->{Models} || [] } ], ['2'],
+        'and --next-token the second, its token signed percent-encoded')
+        or diag explain $r;
     $r = $run->(@cli, 'stop-model', '--project-name', 'beta-cli',
         '--model-version', '1');
     like($r->{raw} // '', qr/ConflictException/,
