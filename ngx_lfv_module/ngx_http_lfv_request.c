@@ -44,26 +44,13 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
 
     ngx_memzero(target, sizeof(ngx_http_lfv_target_t));
 
-    /* the query: only ListModels has one, checked below */
-
-    for (q = p; q < last && *q != '?'; q++) { /* void */ }
-
-    target->path.data = p;
-    target->path.len = q - p;
-
-    if (q < last) {
-        target->query.data = q + 1;
-        target->query.len = last - q - 1;
-    }
-
-    last = q;
-
     /*
      * the raw path is signed as it is sent, so anything that nginx
-     * or AWS could normalise differently is refused before parsing
+     * or AWS could normalise differently is refused before parsing;
+     * the query (ListModels' only) is checked below
      */
 
-    for (q = p; q < last; q++) {
+    for (q = p; q < last && *q != '?'; q++) {
 
         switch (*q) {
 
@@ -75,9 +62,12 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
                 return NGX_HTTP_LFV_DOUBLE_SLASH;
             }
 
+            /* a segment "." or "..": followed by "/", "?" or the end */
+
             if (q + 1 < last && q[1] == '.'
-                && (q + 2 == last || q[2] == '/'
-                    || (q[2] == '.' && (q + 3 == last || q[3] == '/'))))
+                && (q + 2 == last || q[2] == '/' || q[2] == '?'
+                    || (q[2] == '.'
+                        && (q + 3 == last || q[3] == '/' || q[3] == '?'))))
             {
                 return NGX_HTTP_LFV_DOT_SEGMENT;
             }
@@ -88,6 +78,16 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
             break;
         }
     }
+
+    target->path.data = p;
+    target->path.len = q - p;
+
+    if (q < last) {
+        target->query.data = q + 1;
+        target->query.len = last - q - 1;
+    }
+
+    last = q;
 
     if ((size_t) (last - p) < ngx_http_lfv_prefix.len
         || ngx_strncmp(p, ngx_http_lfv_prefix.data, ngx_http_lfv_prefix.len)

@@ -120,6 +120,9 @@ my @cases = (
     [target => "${P}a/models/1/start/x",         'route'],
     [target => "${P}a/models/1/Stop",            'route'],
     [target => "${P}a/models/1/stop/../start",   'dot_segment'],
+    [target => "${P}a/models/..?maxResults=1",   'dot_segment'],
+    [target => "${P}a/models/1/.?x",             'dot_segment'],
+    [target => "${P}a/models?x=/../",            'query_parameter'],
     [target => "${P}a/models/1/stop%2F..%2Fstart", 'percent_encoding'],
 
     # ---- the other operations of the hosting cycle
