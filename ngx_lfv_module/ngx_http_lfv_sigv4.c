@@ -257,7 +257,8 @@ ngx_http_lfv_sigv4_query(u_char *src, size_t len, u_char *tmp, u_char *dst)
     ngx_int_t    rc;
     ngx_str_t    pair;
     ngx_uint_t   i, j, n;
-    ngx_str_t    name[NGX_HTTP_LFV_QUERY_PAIRS], value[NGX_HTTP_LFV_QUERY_PAIRS];
+    ngx_str_t    name[NGX_HTTP_LFV_QUERY_PAIRS];
+    ngx_str_t    value[NGX_HTTP_LFV_QUERY_PAIRS];
 
     last = src + len;
     t = tmp;
