@@ -98,7 +98,7 @@ ngx_http_lfv_credentials_zone(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
 static ngx_int_t
 ngx_http_lfv_credentials_fingerprint(ngx_http_lfv_creds_conf_t *ccf)
 {
-    u_char       source, zero;
+    u_char       source, v1;
     ngx_int_t    rc;
     ngx_str_t   *addr;
     EVP_MD_CTX  *md;
@@ -109,14 +109,14 @@ ngx_http_lfv_credentials_fingerprint(ngx_http_lfv_creds_conf_t *ccf)
     }
 
     source = (u_char) ccf->source;
-    zero = (u_char) (ccf->v1_disabled ? 1 : 0);
+    v1 = (u_char) (ccf->v1_disabled ? 1 : 0);
     addr = &ccf->endpoint.addrs[0].name;
 
     rc = NGX_ERROR;
 
     if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
         && EVP_DigestUpdate(md, &source, 1) == 1
-        && EVP_DigestUpdate(md, &zero, 1) == 1
+        && EVP_DigestUpdate(md, &v1, 1) == 1
         && EVP_DigestUpdate(md, addr->data, addr->len) == 1
         && EVP_DigestUpdate(md, "\n", 1) == 1
         && EVP_DigestUpdate(md, ccf->host.data, ccf->host.len) == 1

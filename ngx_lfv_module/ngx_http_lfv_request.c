@@ -19,7 +19,6 @@ static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
 static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_list_query(
     ngx_http_lfv_target_t *target);
-static ngx_int_t ngx_http_lfv_hex(u_char c);
 
 
 #define ngx_http_lfv_name_char(c)                                            \
@@ -210,7 +209,7 @@ ngx_http_lfv_parse_list_query(ngx_http_lfv_target_t *target)
 {
     u_char      *p, *last, *name, *value, *end, c;
     size_t       n;
-    ngx_int_t    digits;
+    ngx_int_t    digits, hex;
 
     if (target->query.data == NULL) {
         return NGX_HTTP_LFV_OK;
@@ -281,15 +280,14 @@ ngx_http_lfv_parse_list_query(ngx_http_lfv_target_t *target)
                 c = *value++;
 
                 if (c == '%') {
-                    if (end - value < 2
-                        || ngx_http_lfv_hex(value[0]) < 0
-                        || ngx_http_lfv_hex(value[1]) < 0)
-                    {
+                    hex = (end - value < 2) ? NGX_ERROR
+                                            : ngx_hextoi(value, 2);
+
+                    if (hex == NGX_ERROR) {
                         return NGX_HTTP_LFV_NEXT_TOKEN;
                     }
 
-                    c = (u_char) (ngx_http_lfv_hex(value[0]) * 16
-                                  + ngx_http_lfv_hex(value[1]));
+                    c = (u_char) hex;
                     value += 2;
 
                 } else if (c == '+') {
@@ -315,23 +313,6 @@ ngx_http_lfv_parse_list_query(ngx_http_lfv_target_t *target)
     }
 
     return NGX_HTTP_LFV_OK;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_hex(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 

@@ -25,7 +25,6 @@ static u_char *ngx_http_lfv_sigv4_scope(ngx_http_lfv_sigv4_request_t *sr,
 static void ngx_http_lfv_sigv4_hex(u_char *dst, u_char *digest);
 static u_char *ngx_http_lfv_sigv4_reencode(u_char *p, size_t len,
     u_char *dst);
-static ngx_int_t ngx_http_lfv_sigv4_unhex(u_char c);
 static ngx_int_t ngx_http_lfv_sigv4_strcmp(ngx_str_t *a, ngx_str_t *b);
 
 
@@ -334,19 +333,18 @@ ngx_http_lfv_sigv4_query(u_char *src, size_t len, u_char *tmp, u_char *dst)
 static u_char *
 ngx_http_lfv_sigv4_reencode(u_char *p, size_t len, u_char *dst)
 {
-    u_char  *last, c;
+    u_char     *last, c;
+    ngx_int_t   hex;
 
-    static const u_char  hex[] = "0123456789ABCDEF";
+    static const u_char  digits[] = "0123456789ABCDEF";
 
     for (last = p + len; p < last; p++) {
         c = *p;
 
         if (c == '%' && last - p > 2
-            && ngx_http_lfv_sigv4_unhex(p[1]) >= 0
-            && ngx_http_lfv_sigv4_unhex(p[2]) >= 0)
+            && (hex = ngx_hextoi(p + 1, 2)) != NGX_ERROR)
         {
-            c = (u_char) (ngx_http_lfv_sigv4_unhex(p[1]) * 16
-                          + ngx_http_lfv_sigv4_unhex(p[2]));
+            c = (u_char) hex;
             p += 2;
         }
 
@@ -359,24 +357,11 @@ ngx_http_lfv_sigv4_reencode(u_char *p, size_t len, u_char *dst)
         }
 
         *dst++ = '%';
-        *dst++ = hex[c >> 4];
-        *dst++ = hex[c & 0xf];
+        *dst++ = digits[c >> 4];
+        *dst++ = digits[c & 0xf];
     }
 
     return dst;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_sigv4_unhex(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
 
