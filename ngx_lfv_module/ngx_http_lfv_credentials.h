@@ -38,6 +38,7 @@ typedef struct {
 
 
 #define NGX_HTTP_LFV_FINGERPRINT_LEN  32     /* SHA-256 */
+#define NGX_HTTP_LFV_IMDS_TOKEN_MAX   256
 
 
 /*
@@ -75,6 +76,17 @@ typedef struct {
     u_char                      secret_access_key[NGX_HTTP_LFV_SECRET_MAX];
     u_char                      session_token[NGX_HTTP_LFV_TOKEN_MAX];
     u_char                      error[NGX_HTTP_LFV_ERROR_MAX];
+
+    /*
+     * The IMDSv2 session token, for whichever worker fetches next; read
+     * and written under the mutex, with the fingerprint of the endpoint
+     * it came from
+     */
+    size_t                      imds_token_len;
+    time_t                      imds_token_expires;
+    u_char                      imds_token_fingerprint[
+                                    NGX_HTTP_LFV_FINGERPRINT_LEN];
+    u_char                      imds_token[NGX_HTTP_LFV_IMDS_TOKEN_MAX];
 } ngx_http_lfv_creds_shm_t;
 
 
@@ -187,6 +199,16 @@ ngx_int_t ngx_http_lfv_credentials_store(ngx_http_lfv_creds_conf_t *ccf,
     ngx_http_lfv_creds_doc_t *doc, time_t next_refresh);
 ngx_int_t ngx_http_lfv_credentials_failed(ngx_http_lfv_creds_conf_t *ccf,
     u_char *error, size_t len, time_t next_refresh);
+
+/*
+ * The fetcher's IMDSv2 token: NGX_OK and a copy in buf (at least
+ * NGX_HTTP_LFV_IMDS_TOKEN_MAX bytes) while one of these provider
+ * settings is valid; set with len 0 forgets it
+ */
+ngx_int_t ngx_http_lfv_credentials_imds_token(ngx_http_lfv_creds_conf_t *ccf,
+    u_char *buf, size_t *len);
+void ngx_http_lfv_credentials_set_imds_token(ngx_http_lfv_creds_conf_t *ccf,
+    u_char *token, size_t len, time_t expires);
 
 /* a consistent copy of the record's public part */
 void ngx_http_lfv_credentials_state(ngx_http_lfv_creds_conf_t *ccf,

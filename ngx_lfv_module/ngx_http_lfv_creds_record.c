@@ -525,6 +525,71 @@ ngx_http_lfv_credentials_release(ngx_http_lfv_creds_conf_t *ccf)
 }
 
 
+/*
+ * One token for all workers: a fetch by another worker than the last one
+ * asks IMDS for no new token.  Its length is set last, so a writer that
+ * dies inside leaves none rather than a torn one.
+ */
+
+ngx_int_t
+ngx_http_lfv_credentials_imds_token(ngx_http_lfv_creds_conf_t *ccf,
+    u_char *buf, size_t *len)
+{
+    ngx_int_t                  rc;
+    ngx_http_lfv_creds_shm_t  *sh;
+
+    sh = ccf->sh;
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&ccf->shpool->mutex);
+
+    if (sh->imds_token_len
+        && sh->imds_token_len <= NGX_HTTP_LFV_IMDS_TOKEN_MAX
+        && ngx_time() < sh->imds_token_expires
+        && ngx_memcmp(sh->imds_token_fingerprint, ccf->fingerprint,
+                      NGX_HTTP_LFV_FINGERPRINT_LEN)
+           == 0)
+    {
+        *len = sh->imds_token_len;
+        ngx_memcpy(buf, sh->imds_token, *len);
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&ccf->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_lfv_credentials_set_imds_token(ngx_http_lfv_creds_conf_t *ccf,
+    u_char *token, size_t len, time_t expires)
+{
+    ngx_http_lfv_creds_shm_t  *sh;
+
+    sh = ccf->sh;
+
+    ngx_shmtx_lock(&ccf->shpool->mutex);
+
+    sh->imds_token_len = 0;
+
+    if (len && len <= NGX_HTTP_LFV_IMDS_TOKEN_MAX) {
+        ngx_memcpy(sh->imds_token, token, len);
+        ngx_memcpy(sh->imds_token_fingerprint, ccf->fingerprint,
+                   NGX_HTTP_LFV_FINGERPRINT_LEN);
+        sh->imds_token_expires = expires;
+
+        ngx_memory_barrier();
+        sh->imds_token_len = len;
+
+    } else {
+        ngx_explicit_memzero(sh->imds_token, NGX_HTTP_LFV_IMDS_TOKEN_MAX);
+    }
+
+    ngx_shmtx_unlock(&ccf->shpool->mutex);
+}
+
+
 void
 ngx_http_lfv_credentials_state(ngx_http_lfv_creds_conf_t *ccf,
     ngx_http_lfv_creds_state_t *st)

@@ -14,7 +14,6 @@
 
 #define NGX_HTTP_LFV_IMDS_TOKEN_TTL    21600
 #define NGX_HTTP_LFV_ROLE_MAX          128
-#define NGX_HTTP_LFV_IMDS_TOKEN_MAX    256
 #define NGX_HTTP_LFV_AUTH_MAX          4096
 #define NGX_HTTP_LFV_REFRESH_LEAD      900    /* as the SDKs: 15 minutes */
 #define NGX_HTTP_LFV_REFRESH_DEFAULT   3600
@@ -47,8 +46,7 @@ typedef struct {
     ngx_uint_t                  v1;
     ngx_uint_t                  busy;           /* a fetch of this worker */
 
-    time_t                      token_expires;
-    size_t                      token_len;
+    size_t                      token_len;      /* this fetch's copy */
     size_t                      role_len;
     u_char                      token[NGX_HTTP_LFV_IMDS_TOKEN_MAX];
     u_char                      role[NGX_HTTP_LFV_ROLE_MAX];
@@ -182,11 +180,15 @@ ngx_http_lfv_refresh_begin(ngx_http_lfv_refresher_t *rf)
     /* an IMDSv2 token is reused until shortly before it expires */
 
     rf->v1 = 0;
+    rf->token_len = 0;
 
     if (rf->ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
         rf->step = NGX_HTTP_LFV_STEP_CREDENTIALS;
 
-    } else if (rf->token_len && now < rf->token_expires) {
+    } else if (ngx_http_lfv_credentials_imds_token(rf->ccf, rf->token,
+                                                   &rf->token_len)
+               == NGX_OK)
+    {
         rf->step = NGX_HTTP_LFV_STEP_ROLE;
 
     } else {
@@ -444,6 +446,7 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
 
         rf->v1 = 1;
         rf->token_len = 0;
+        ngx_http_lfv_credentials_set_imds_token(rf->ccf, NULL, 0, 0);
         rf->step = NGX_HTTP_LFV_STEP_ROLE;
         ngx_destroy_pool(f->pool);
         f->pool = NULL;
@@ -453,7 +456,11 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
 
     if (status < 200 || status > 299) {
         if (status == 401) {
+
+            /* the token expired or was revoked: the next fetch asks anew */
+
             rf->token_len = 0;
+            ngx_http_lfv_credentials_set_imds_token(rf->ccf, NULL, 0, 0);
         }
 
         ngx_http_lfv_refresh_fail(rf, "%s request answered %ui",
@@ -479,10 +486,12 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
         rf->token_len = body.len;
         ngx_memcpy(rf->token, body.data, body.len);
 
-        /* reused until shortly before it expires */
+        /* reused by every worker until shortly before it expires */
 
-        rf->token_expires = ngx_time()
-                            + NGX_HTTP_LFV_IMDS_TOKEN_TTL - 60;
+        ngx_http_lfv_credentials_set_imds_token(rf->ccf, body.data, body.len,
+                                                ngx_time()
+                                                + NGX_HTTP_LFV_IMDS_TOKEN_TTL
+                                                - 60);
 
         rf->step = NGX_HTTP_LFV_STEP_ROLE;
         break;

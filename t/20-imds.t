@@ -76,6 +76,34 @@ my @keys = keys %{{ map { $_->{access_key_id} => 1 } $sim->journal }};
 ok(@keys >= 2, 'requests signed with rotated keys');
 is(scalar(grep { !$_->{sig_ok} } $sim->journal), 0, 'all signatures valid');
 
+# the IMDSv2 token is the record's, not a worker's: the worker that takes
+# over from a killed fetcher asks IMDS for no token of its own
+
+{
+    my @pids = $t->error_log =~ /(\d+)#\d+: lfv: credentials refreshed/g;
+    my $fetcher = $pids[-1];
+    my $tokens = $imds->control(GET => 'counters')->{token};
+
+    $t->allow_log(qr/worker process $fetcher exited on signal 9/);
+    $t->allow_log(qr/shared memory zone "lfv_credentials" was locked by $fetcher/);
+    $t->allow_log(qr/lfv: a process died while writing the credentials record/);
+
+    my $mark = $t->error_log_mark;
+    kill 'KILL', $fetcher;
+
+    my $deadline = time + 20;
+    my $other;
+    until ($other || time > $deadline) {
+        sleep 0.2;
+        ($other) = grep { $_ != $fetcher }
+            $t->error_log($mark) =~ /(\d+)#\d+: lfv: credentials refreshed/g;
+    }
+
+    ok($other, "another worker refreshed after the fetcher was killed");
+    is($imds->control(GET => 'counters')->{token}, $tokens,
+        'and reused the IMDSv2 token');
+}
+
 # faults while cached credentials are valid: each fault is served to a
 # refresh, requests are still signed; then the refresher recovers
 
