@@ -79,6 +79,14 @@ for my $name (qw(imds_b role_a role_b imds_a)) {
     is(fetches($name), $n + 1, "reload to $name: fetched once");
 }
 
+# an IMDSv2 token is sent only to the endpoint that issued it: B asked
+# for its own, and A again after B's had replaced it
+
+is($sim{imds_b}->control(GET => 'counters')->{token}, 1,
+    'the second IMDS endpoint was sent a token of its own');
+is($sim{imds_a}->control(GET => 'counters')->{token}, 2,
+    'and the first one asked for one anew after the way back');
+
 # the container endpoint and key ids differ: no key of another provider
 # was ever used after its reload
 
