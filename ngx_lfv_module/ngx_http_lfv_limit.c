@@ -329,7 +329,8 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
         if (node->units_used + units > policy->budget) {
             node->rejected[NGX_HTTP_LFV_BUDGET]++;
-            node->op_rejected[NGX_HTTP_LFV_OP_START - 1]++;
+            node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
+                             [NGX_HTTP_LFV_BUDGET]++;
             node->throttled++;
 
             ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -365,7 +366,8 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
             if (!policy->dry_run) {
                 node->rejected[NGX_HTTP_LFV_RATE]++;
-                node->op_rejected[NGX_HTTP_LFV_OP_START - 1]++;
+                node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
+                                 [NGX_HTTP_LFV_RATE]++;
                 node->throttled++;
 
                 ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -453,7 +455,7 @@ ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
             node->rejected[reason]++;
 
             if (o) {
-                node->op_rejected[o - 1]++;
+                node->op_rejected[o - 1][reason]++;
             }
 
             if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {

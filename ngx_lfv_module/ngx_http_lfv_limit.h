@@ -37,7 +37,8 @@ typedef struct {
     ngx_uint_t                  units_started;
     ngx_uint_t                  rejected[NGX_HTTP_LFV_REASON_LAST];
     ngx_uint_t                  op_forwarded[NGX_HTTP_LFV_OPS];
-    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS];
+    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS]
+                                           [NGX_HTTP_LFV_REASON_LAST];
 
     u_char                      data[1];
 } ngx_http_lfv_limit_node_t;
@@ -68,7 +69,8 @@ typedef struct {
     ngx_uint_t                  units_started;
     ngx_uint_t                  rejected[NGX_HTTP_LFV_REASON_LAST];
     ngx_uint_t                  op_forwarded[NGX_HTTP_LFV_OPS];
-    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS];
+    ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS]
+                                           [NGX_HTTP_LFV_REASON_LAST];
 } ngx_http_lfv_limit_stat_t;
 
 

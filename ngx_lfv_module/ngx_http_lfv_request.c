@@ -17,6 +17,7 @@
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_units(u_char **pp,
     u_char *last, ngx_int_t *units, ngx_http_lfv_reason_e below);
 static ngx_uint_t ngx_http_lfv_value_end(u_char *p, u_char *last);
+static ngx_int_t ngx_http_lfv_check_project(ngx_str_t *name);
 static ngx_http_lfv_reason_e ngx_http_lfv_parse_list_query(
     ngx_http_lfv_target_t *target);
 
@@ -37,7 +38,8 @@ static ngx_str_t  ngx_http_lfv_max = ngx_string("MaxInferenceUnits");
 ngx_http_lfv_reason_e
 ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
 {
-    u_char  *last, *s, *q;
+    u_char     *last, *s, *q;
+    ngx_int_t   project;
 
     last = p + len;
 
@@ -97,34 +99,41 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
 
     p += ngx_http_lfv_prefix.len;
 
-    /* projectName: [a-zA-Z0-9][a-zA-Z0-9_\-]*, 1..255 */
+    /*
+     * The route's shape names the operation before its project and
+     * version are judged, so that their refusal is counted and logged
+     * under it; a bad project name with no route is refused as such
+     */
 
     s = p;
 
     while (p < last && *p != '/') {
-        if (!ngx_http_lfv_name_char(*p)
-            && !(p != s && (*p == '_' || *p == '-')))
-        {
-            return NGX_HTTP_LFV_PROJECT;
-        }
-
         p++;
-    }
-
-    if (p == s || p - s > NGX_HTTP_LFV_PROJECT_MAX) {
-        return NGX_HTTP_LFV_PROJECT;
     }
 
     target->project.data = s;
     target->project.len = p - s;
 
-    /* ".../models": ListModels */
+    project = ngx_http_lfv_check_project(&target->project);
+
+    if (project != NGX_OK) {
+
+        /* a name of any length and bytes: not for the logs */
+
+        ngx_str_null(&target->project);
+    }
 
     if ((size_t) (last - p) == ngx_http_lfv_models.len - 1
         && ngx_strncmp(p, ngx_http_lfv_models.data, ngx_http_lfv_models.len - 1)
            == 0)
     {
+        /* ".../models": ListModels */
+
         target->operation = NGX_HTTP_LFV_OP_LIST;
+
+        if (project != NGX_OK) {
+            return NGX_HTTP_LFV_PROJECT;
+        }
 
         return ngx_http_lfv_parse_list_query(target);
     }
@@ -133,12 +142,10 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
         || ngx_strncmp(p, ngx_http_lfv_models.data, ngx_http_lfv_models.len)
            != 0)
     {
-        return NGX_HTTP_LFV_ROUTE;
+        return (project == NGX_OK) ? NGX_HTTP_LFV_ROUTE : NGX_HTTP_LFV_PROJECT;
     }
 
     p += ngx_http_lfv_models.len;
-
-    /* modelVersion: ([1-9][0-9]*|latest), 1..10 */
 
     s = p;
 
@@ -148,24 +155,6 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
 
     target->version.data = s;
     target->version.len = p - s;
-
-    if (target->version.len == 6 && ngx_strncmp(s, "latest", 6) == 0) {
-        /* valid */
-
-    } else {
-        if (target->version.len == 0
-            || target->version.len > NGX_HTTP_LFV_VERSION_MAX
-            || *s < '1' || *s > '9')
-        {
-            return NGX_HTTP_LFV_VERSION;
-        }
-
-        for (q = s + 1; q < p; q++) {
-            if (*q < '0' || *q > '9') {
-                return NGX_HTTP_LFV_VERSION;
-            }
-        }
-    }
 
     if (p == last) {
         target->operation = NGX_HTTP_LFV_OP_DESCRIBE;
@@ -185,7 +174,33 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
         target->operation = NGX_HTTP_LFV_OP_STOP;
 
     } else {
-        return NGX_HTTP_LFV_ROUTE;
+        return (project == NGX_OK) ? NGX_HTTP_LFV_ROUTE : NGX_HTTP_LFV_PROJECT;
+    }
+
+    if (project != NGX_OK) {
+        return NGX_HTTP_LFV_PROJECT;
+    }
+
+    /* modelVersion: ([1-9][0-9]*|latest), 1..10 */
+
+    s = target->version.data;
+
+    if (target->version.len == 6 && ngx_strncmp(s, "latest", 6) == 0) {
+        /* valid */
+
+    } else {
+        if (target->version.len == 0
+            || target->version.len > NGX_HTTP_LFV_VERSION_MAX
+            || *s < '1' || *s > '9')
+        {
+            return NGX_HTTP_LFV_VERSION;
+        }
+
+        for (q = s + 1; q < s + target->version.len; q++) {
+            if (*q < '0' || *q > '9') {
+                return NGX_HTTP_LFV_VERSION;
+            }
+        }
     }
 
     /* a "?", even with nothing after it, is a query */
@@ -195,6 +210,29 @@ ngx_http_lfv_parse_target(u_char *p, size_t len, ngx_http_lfv_target_t *target)
     }
 
     return NGX_HTTP_LFV_OK;
+}
+
+
+/* projectName: [a-zA-Z0-9][a-zA-Z0-9_\-]*, 1..255 */
+
+static ngx_int_t
+ngx_http_lfv_check_project(ngx_str_t *name)
+{
+    u_char  *p;
+
+    if (name->len == 0 || name->len > NGX_HTTP_LFV_PROJECT_MAX) {
+        return NGX_DECLINED;
+    }
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (!ngx_http_lfv_name_char(*p)
+            && !(p != name->data && (*p == '_' || *p == '-')))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -56,7 +56,9 @@ typedef struct {
 /*
  * The operation from the raw request target (the route as AWS defines
  * it), its path parameters, and ListModels' query: nextToken and
- * maxResults only, each at most once, values checked decoded.
+ * maxResults only, each at most once, values checked decoded.  The
+ * operation is set whenever the route's shape is one, even when its
+ * project, version or query is then refused.
  */
 ngx_http_lfv_reason_e ngx_http_lfv_parse_target(u_char *p, size_t len,
     ngx_http_lfv_target_t *target);

@@ -37,6 +37,10 @@ static void ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
     ngx_uint_t ready);
 static void ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node);
+static void ngx_http_lfv_status_reasons(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node, ngx_str_t *op, ngx_uint_t *count);
+static ngx_uint_t ngx_http_lfv_status_requests(
+    ngx_http_lfv_limit_stat_t *node, ngx_uint_t op);
 static void ngx_http_lfv_status_printf(ngx_http_lfv_status_page_t *pg,
     const char *fmt, ...);
 static void ngx_http_lfv_status_escaped(ngx_http_lfv_status_page_t *pg,
@@ -63,7 +67,7 @@ static ngx_str_t  ngx_http_lfv_families[] = {
                "forwarded, by operation.\n"
                "# TYPE lfv_operation_forwarded_total counter\n"),
     ngx_string("# HELP lfv_operation_rejected_total Requests refused, by "
-               "operation.\n"
+               "operation and reason.\n"
                "# TYPE lfv_operation_rejected_total counter\n"),
     ngx_null_string
 };
@@ -301,8 +305,8 @@ static void
 ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node)
 {
-    ngx_uint_t              i, n, *count;
-    ngx_http_lfv_reason_t  *rs;
+    ngx_uint_t   i, n;
+    ngx_str_t   *op;
 
     static char  *counters[] = {
         "lfv_forwarded_total", "lfv_throttled_total",
@@ -322,40 +326,31 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
             return;
         }
 
-        if (pg->family > 3) {
-
-            /* operations without any request have no sample */
-
-            count = (pg->family == 4) ? node->op_forwarded : node->op_rejected;
-
-            for (i = 0; i < NGX_HTTP_LFV_OPS; i++) {
-                if (node->op_forwarded[i] + node->op_rejected[i] == 0) {
-                    continue;
-                }
-
-                ngx_http_lfv_status_printf(pg, "lfv_operation_%s_total"
-                                           "{team=\"", pg->family == 4
-                                           ? "forwarded" : "rejected");
-                ngx_http_lfv_status_escaped(pg, &node->team);
-                ngx_http_lfv_status_printf(pg, "\",operation=\"%V\"} %ui\n",
-                                           ngx_http_lfv_operation_name(i + 1),
-                                           count[i]);
-            }
-
+        if (pg->family == 3) {
+            ngx_http_lfv_status_reasons(pg, node, NULL, node->rejected);
             return;
         }
 
-        for (i = 1; i < NGX_HTTP_LFV_REASON_LAST; i++) {
-            if (node->rejected[i] == 0) {
+        /* operations without any request have no sample */
+
+        for (i = 0; i < NGX_HTTP_LFV_OPS; i++) {
+            if (ngx_http_lfv_status_requests(node, i) == 0) {
                 continue;
             }
 
-            rs = ngx_http_lfv_reason(i);
+            op = ngx_http_lfv_operation_name(i + 1);
 
-            ngx_http_lfv_status_printf(pg, "lfv_rejected_total{team=\"");
+            if (pg->family == 5) {
+                ngx_http_lfv_status_reasons(pg, node, op,
+                                            node->op_rejected[i]);
+                continue;
+            }
+
+            ngx_http_lfv_status_printf(pg, "lfv_operation_forwarded_total"
+                                       "{team=\"");
             ngx_http_lfv_status_escaped(pg, &node->team);
-            ngx_http_lfv_status_printf(pg, "\",reason=\"%V\"} %ui\n",
-                                       &rs->name, node->rejected[i]);
+            ngx_http_lfv_status_printf(pg, "\",operation=\"%V\"} %ui\n",
+                                       op, node->op_forwarded[i]);
         }
 
         return;
@@ -364,32 +359,95 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_status_printf(pg, "%s\"", pg->teams++ ? "," : "");
     ngx_http_lfv_status_escaped(pg, &node->team);
     ngx_http_lfv_status_printf(pg, "\":{\"forwarded\":%ui,\"throttled\":%ui,"
-                               "\"units_started\":%ui,\"rejected\":{",
+                               "\"units_started\":%ui,\"rejected\":",
                                node->forwarded, node->throttled,
                                node->units_started);
 
-    for (i = 1, n = 0; i < NGX_HTTP_LFV_REASON_LAST; i++) {
-        if (node->rejected[i]) {
-            rs = ngx_http_lfv_reason(i);
-            ngx_http_lfv_status_printf(pg, "%s\"%V\":%ui", n++ ? "," : "",
-                                       &rs->name, node->rejected[i]);
-        }
-    }
+    ngx_http_lfv_status_reasons(pg, node, NULL, node->rejected);
 
-    ngx_http_lfv_status_printf(pg, "},\"operations\":{");
+    ngx_http_lfv_status_printf(pg, ",\"operations\":{");
 
     for (i = 0, n = 0; i < NGX_HTTP_LFV_OPS; i++) {
-        if (node->op_forwarded[i] + node->op_rejected[i]) {
-            ngx_http_lfv_status_printf(pg, "%s\"%V\":{\"forwarded\":%ui,"
-                                       "\"rejected\":%ui}",
-                                       n++ ? "," : "",
-                                       ngx_http_lfv_operation_name(i + 1),
-                                       node->op_forwarded[i],
-                                       node->op_rejected[i]);
+        if (ngx_http_lfv_status_requests(node, i) == 0) {
+            continue;
         }
+
+        ngx_http_lfv_status_printf(pg, "%s\"%V\":{\"forwarded\":%ui,"
+                                   "\"rejected\":",
+                                   n++ ? "," : "",
+                                   ngx_http_lfv_operation_name(i + 1),
+                                   node->op_forwarded[i]);
+
+        ngx_http_lfv_status_reasons(pg, node, NULL, node->op_rejected[i]);
+
+        ngx_http_lfv_status_printf(pg, "}");
     }
 
     ngx_http_lfv_status_printf(pg, "}}");
+}
+
+
+/*
+ * Refusals by reason, the ones that happened: a JSON object, or the
+ * samples of lfv_rejected_total (op NULL) or lfv_operation_rejected_total
+ */
+
+static void
+ngx_http_lfv_status_reasons(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node, ngx_str_t *op, ngx_uint_t *count)
+{
+    ngx_uint_t              i, n;
+    ngx_http_lfv_reason_t  *rs;
+
+    if (!pg->prometheus) {
+        ngx_http_lfv_status_printf(pg, "{");
+    }
+
+    for (i = 1, n = 0; i < NGX_HTTP_LFV_REASON_LAST; i++) {
+        if (count[i] == 0) {
+            continue;
+        }
+
+        rs = ngx_http_lfv_reason(i);
+
+        if (!pg->prometheus) {
+            ngx_http_lfv_status_printf(pg, "%s\"%V\":%ui", n++ ? "," : "",
+                                       &rs->name, count[i]);
+            continue;
+        }
+
+        ngx_http_lfv_status_printf(pg, "lfv_%srejected_total{team=\"",
+                                   op ? "operation_" : "");
+        ngx_http_lfv_status_escaped(pg, &node->team);
+
+        if (op) {
+            ngx_http_lfv_status_printf(pg, "\",operation=\"%V", op);
+        }
+
+        ngx_http_lfv_status_printf(pg, "\",reason=\"%V\"} %ui\n",
+                                   &rs->name, count[i]);
+    }
+
+    if (!pg->prometheus) {
+        ngx_http_lfv_status_printf(pg, "}");
+    }
+}
+
+
+/* requests of an operation, forwarded or refused */
+
+static ngx_uint_t
+ngx_http_lfv_status_requests(ngx_http_lfv_limit_stat_t *node, ngx_uint_t op)
+{
+    ngx_uint_t  i, n;
+
+    n = node->op_forwarded[op];
+
+    for (i = 1; i < NGX_HTTP_LFV_REASON_LAST; i++) {
+        n += node->op_rejected[op][i];
+    }
+
+    return n;
 }
 
 

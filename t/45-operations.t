@@ -165,29 +165,62 @@ SKIP: {
 # 3. invalid requests are answered here, nothing forwarded
 
 my $n = journal_n();
+
+# each refusal is counted for the team under its operation and reason;
+# one the route does not name has no operation
+
+sub team_status {
+    my $s = eval { decode_json($t->http(path => '/lfv-status')->{body}) };
+    return $s->{teams}{alpha};
+}
+
+my $before = team_status();
+
 my @bad = (
-    [ POST => "$P/alpha-x/models/1", undef, 405, 'method' ],
-    [ GET => "$P/alpha-x/models/1/stop", undef, 405, 'method' ],
-    [ GET => "$P/alpha-x/models?maxResults=101", undef, 400, 'max_results' ],
-    [ GET => "$P/alpha-x/models?maxResults=1&maxResults=2", undef, 400, 'query_parameter' ],
-    [ GET => "$P/alpha-x/models?nextToken=a+b", undef, 400, 'next_token' ],
-    [ GET => "$P/alpha-x/models?x=1", undef, 400, 'query_parameter' ],
-    [ GET => "$P/alpha-x/models/1?x=1", undef, 400, 'query' ],
-    [ GET => "$P/alpha-x/models/1", '{}', 400, 'body_not_allowed' ],
-    [ POST => "$P/alpha-x/models/1/stop", '{"Force":true}', 400, 'member_unknown' ],
-    [ POST => "$P/alpha-x/models/1/stop/../start", '{}', 400, 'dot_segment' ],
-    [ POST => "$P/alpha-x/models/1/start/x", '{}', 404, 'route' ],
-    [ POST => "$P/alpha-x/models/1%2Fstop", '{}', 400, 'percent_encoding' ],
-    [ GET => "$P/alpha-x/models/01", undef, 400, 'model_version' ],
-    [ GET => "$P/beta-x/models", undef, 403, 'project_denied' ],
+    [ POST => "$P/alpha-x/models/1", undef, 405, 'DescribeModel', 'method' ],
+    [ GET => "$P/alpha-x/models/1/stop", undef, 405, 'StopModel', 'method' ],
+    [ GET => "$P/alpha-x/models?maxResults=101", undef, 400, 'ListModels', 'max_results' ],
+    [ GET => "$P/alpha-x/models?maxResults=1&maxResults=2", undef, 400, 'ListModels', 'query_parameter' ],
+    [ GET => "$P/alpha-x/models?nextToken=a+b", undef, 400, 'ListModels', 'next_token' ],
+    [ GET => "$P/alpha-x/models?x=1", undef, 400, 'ListModels', 'query_parameter' ],
+    [ GET => "$P/alpha-x/models/1?x=1", undef, 400, 'DescribeModel', 'query' ],
+    [ GET => "$P/alpha-x/models/1", '{}', 400, 'DescribeModel', 'body_not_allowed' ],
+    [ POST => "$P/alpha-x/models/1/stop", '{"Force":true}', 400, 'StopModel', 'member_unknown' ],
+    [ POST => "$P/alpha-x/models/1/stop/../start", '{}', 400, undef, 'dot_segment' ],
+    [ POST => "$P/alpha-x/models/1/start/x", '{}', 404, undef, 'route' ],
+    [ POST => "$P/alpha-x/models/1%2Fstop", '{}', 400, undef, 'percent_encoding' ],
+    [ GET => "$P/alpha-x/models/01", undef, 400, 'DescribeModel', 'model_version' ],
+    [ GET => "$P/beta-x/models", undef, 403, 'ListModels', 'project_denied' ],
 );
+my (%want, %want_team);
 for my $b (@bad) {
-    my ($m, $path, $body, $status, $reason) = @$b;
+    my ($m, $path, $body, $status, $op, $reason) = @$b;
     $r = req(method => $m, path => $path, body => $body,
         headers => defined $body ? [ 'Content-Type' => 'application/json' ] : []);
     is($r->{status}, $status, "$m $path: $status");
+    $want{$op}{$reason}++ if defined $op;
+    $want_team{$reason}++;
 }
 is(journal_n(), $n, 'none of them forwarded');
+
+my $after = team_status();
+my (%got, %got_team);
+for my $op (keys %{ $after->{operations} }) {
+    for my $reason (keys %{ $after->{operations}{$op}{rejected} }) {
+        my $d = $after->{operations}{$op}{rejected}{$reason}
+            - ($before->{operations}{$op}{rejected}{$reason} // 0);
+        $got{$op}{$reason} = $d if $d;
+    }
+}
+for my $reason (keys %{ $after->{rejected} }) {
+    my $d = $after->{rejected}{$reason} - ($before->{rejected}{$reason} // 0);
+    $got_team{$reason} = $d if $d;
+}
+is_deeply(\%got, \%want, 'status: each refusal counted under its operation and reason')
+    or diag explain \%got;
+is_deeply(\%got_team, \%want_team, 'and under the team, by reason')
+    or diag explain \%got_team;
+
 
 $r = req(path => "$P/beta-x/models/1");
 like($r->{body}, qr/team \\"alpha\\" may not describe models of project \\"beta-x\\"/,
@@ -228,17 +261,30 @@ $r = $t->http(path => '/lfv-status');
 my $ops = eval { decode_json($r->{body}) }->{teams}{alpha}{operations};
 ok($ops->{StartModel}{forwarded} >= 1, 'status: StartModel forwarded')
     or diag explain $ops;
-ok($ops->{StartModel}{rejected} >= 1, 'status: StartModel rejected (the rate)');
+ok($ops->{StartModel}{rejected}{rate} >= 1,
+    'status: StartModel rejected by the rate');
 is($ops->{StopModel}{forwarded}, 2, 'status: StopModel forwarded, twice');
 is($ops->{ListModels}{forwarded}, 3, 'status: ListModels forwarded, three pages');
 ok($ops->{DescribeModel}{forwarded} >= 4, 'status: DescribeModel forwarded');
-ok($ops->{DescribeModel}{rejected} >= 4, 'status: DescribeModel rejected');
+
+# Prometheus has the same counters: a sample for each of the JSON's
 
 $r = $t->http(path => '/lfv-status?format=prometheus');
-like($r->{body}, qr/^lfv_operation_forwarded_total\{team="alpha",operation="ListModels"\} 3$/m,
-    'prometheus: forwarded by operation');
-like($r->{body}, qr/^lfv_operation_rejected_total\{team="alpha",operation="DescribeModel"\} [1-9]/m,
-    'prometheus: rejected by operation');
+my (%json, %prom);
+for my $op (keys %$ops) {
+    $json{"forwarded $op"} = $ops->{$op}{forwarded};
+    $json{"rejected $op $_"} = $ops->{$op}{rejected}{$_}
+        for keys %{ $ops->{$op}{rejected} };
+}
+$prom{"forwarded $1"} = $2 while $r->{body}
+    =~ /^lfv_operation_forwarded_total\{team="alpha",operation="(\w+)"\} (\d+)$/mg;
+$prom{"rejected $1 $2"} = $3 while $r->{body}
+    =~ /^lfv_operation_rejected_total\{team="alpha",operation="(\w+)",reason="(\w+)"\} (\d+)$/mg;
+is_deeply(\%prom, \%json,
+    'prometheus: forwarded by operation, rejected by operation and reason')
+    or diag explain [ \%prom, \%json ];
+like($r->{body}, qr/^lfv_operation_rejected_total\{team="alpha",operation="DescribeModel",reason="project_denied"\} 1$/m,
+    'for example DescribeModel refused by the allow-list, once');
 like($r->{body}, qr/^lfv_forwarded_total\{team="alpha"\} [1-9]\d*$/m,
     'lfv_forwarded_total still counts starts');
 

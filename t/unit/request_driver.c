@@ -188,6 +188,13 @@ ngx_lfv_unit_case(ngx_str_t *kind, ngx_str_t *input)
             printf("\ttoken");
         }
 
+    } else if (kind->data[0] == 't' && kind->len == 6
+               && target.operation != NGX_HTTP_LFV_OP_NONE)
+    {
+        /* a refusal under the operation the route's shape names */
+
+        printf("\tin %s", ngx_lfv_unit_ops[target.operation]);
+
     } else if (rc == NGX_HTTP_LFV_OK && kind->data[0] == 'b') {
         printf("\t%ld\t%ld", (long) min, (long) max);
     }
