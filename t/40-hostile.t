@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
 # Hostile clients: smuggling shapes, oversized headers and bodies, a body
-# that never finishes, HTTP/1.0, pipelining, many connections.  Each ends
-# in a clean local answer, and nothing is forwarded unless valid.
+# that never finishes, HTTP/1.0, pipelining, many connections, and path
+# and query tricks on the hosting cycle's routes.  Each ends in a clean
+# local answer, and nothing is forwarded unless valid.
 
 use strict;
 use warnings;
@@ -23,6 +24,7 @@ my ($t, $sim) = LFV::Conf->start(
         client_header_timeout 1s;
         large_client_header_buffers 4 2k;
 EOF
+    location => "lfv_operations start stop describe list;\n",
 );
 
 my $uri = '/2020-11-20/projects/p/models/1/start';
@@ -139,4 +141,53 @@ is($ok, 64, '64 concurrent connections all answered 202');
 is(upstream(), $n + 4 + 64, 'all forwarded once');
 is(scalar(grep { !$_->{sig_ok} } $sim->journal), 0, 'every signature valid');
 
+# the hosting cycle's routes: tricks on the path and the query, a body
+# where none belongs, smuggling shapes; pipelined between valid requests
+
+my $P = '/2020-11-20/projects/p/models';
+my $before = upstream();
+my @tricks = (
+    [ "GET $P/1/stop/../start HTTP/1.1\r\nHost: x\r\n\r\n", 400, 'dot-segments' ],
+    [ "POST $P/1/start/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+      404, 'a segment after start' ],
+    [ "GET $P%2F1 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 'an encoded slash' ],
+    [ "GET $P/1%2Fstop HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+      'an encoded slash before stop' ],
+    [ "GET $P?maxResults=1&maxResults=1 HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+      'a duplicate query key' ],
+    [ "GET $P?maxResults=1&maxresults=2 HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+      'a query key of another case' ],
+    [ "GET $P/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      . "2\r\n{}\r\n0\r\n\r\n", 400, 'a chunked body on a GET' ],
+    [ "POST $P/1/stop HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      . "Content-Length: 14\r\n\r\n{\"Force\":true}", 400, 'a member in a stop' ],
+    [ "POST $P/1/stop HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      . "Content-Length: 3\r\n\r\n{}}", 400, 'trailing bytes in a stop' ],
+    [ "DELETE $P/1 HTTP/1.1\r\nHost: x\r\n\r\n", 405, 'another method' ],
+    [ "GET /2020-11-20/projects HTTP/1.1\r\nHost: x\r\n\r\n", 404,
+      'ListProjects' ],
+);
+my $describe = "GET $P/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+for my $trick (@tricks) {
+    my ($bytes, $status, $name) = @$trick;
+    $codes = raw_all($describe . $bytes . $describe
+        . "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    is("@$codes", "200 $status 200 404", "$name: refused between valid reads");
+}
+is(upstream(), $before + 2 * @tricks, 'only the valid reads forwarded');
+
+$r = raw("POST $P/1/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    . "2\r\n{}\r\n0\r\n\r\n");
+is($r->{status}, 400,
+    'a stop with Content-Length and Transfer-Encoding refused');
+$r = raw("GET $P?nextToken=" . ('a' x 4096) . " HTTP/1.1\r\nHost: x\r\n"
+    . "Connection: close\r\n\r\n");
+ok($r->{status} == 414 || $r->{status} == 400,
+    "a query beyond the header buffers refused ($r->{status})");
+is(upstream(), $before + 2 * @tricks, 'neither forwarded');
+is(scalar(grep { !$_->{sig_ok} } $sim->journal), 0,
+    'every signature valid, of the reads too');
+
 $t->done;
+

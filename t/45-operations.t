@@ -27,6 +27,7 @@ my $sim = LFV::Sim->lfv($t, keys => { $LFV::Conf::AKID => { secret => $LFV::Conf
     lfv_policy_zone teams:1m;
     lfv_policy alpha projects=alpha-.* rate=1r/m budget=2/1d;
     lfv_policy beta projects=beta-.*;
+    lfv_policy gamma projects=gamma-.* budget=1/1d max_max_units=1;
     lfv_policy default projects=beta-.*;
     log_format ops '$lfv_operation $lfv_team $lfv_project $lfv_model_version $lfv_reason';
 EOF
@@ -244,6 +245,29 @@ for (1 .. 3) {
 }
 is($r->{ok}{ModelDescription}{ModelVersion}, '3',
     'reads are not charged to the start rate; latest is version 3') or diag explain $r;
+
+# a team whose unit budget is spent, and whose start is over its cap, can
+# still stop
+
+$r = sdk('gamma', 'call', 'start_model', 'gamma-line', 1);
+is($r->{ok}{Status}, 'STARTING_HOSTING', 'gamma starts its one unit')
+    or diag explain $r;
+$r = req(method => 'POST', team => 'gamma', path => "$P/gamma-line/models/2/start",
+    headers => [ 'Content-Type' => 'application/json' ],
+    body => '{"MinInferenceUnits":1}');
+is($r->{status}, 429, 'gamma has spent its unit budget');
+like($r->{body}, qr/budget is exhausted/, 'the budget says so');
+$r = req(method => 'POST', team => 'gamma', path => "$P/gamma-line/models/2/start",
+    headers => [ 'Content-Type' => 'application/json' ],
+    body => '{"MinInferenceUnits":1,"MaxInferenceUnits":2}');
+is($r->{status}, 402, 'and a start over its unit cap is refused');
+$n = journal_n();
+$r = sdk('gamma', 'call', 'stop_model', 'gamma-line', 1);
+ok($r->{ok} || ($r->{error} // '') eq 'ConflictException',
+    'a stop is never held back by a spent budget or a cap: forwarded')
+    or diag explain $r;
+is(journal_n(), $n + 1, 'the stop reached AWS');
+is((($sim->journal)[-1])->{operation}, 'StopModel', 'as StopModel');
 
 # 5. not enabled: the default location serves StartModel alone, as before
 
