@@ -23,6 +23,10 @@ static char *ngx_http_lfv_credentials_container(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf);
 static char *ngx_http_lfv_credentials_imds(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf);
+static char *ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf, ngx_uint_t required);
+static char *ngx_http_lfv_credentials_sts(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf);
 static char *ngx_http_lfv_credentials_endpoint(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *url);
 static ngx_int_t ngx_http_lfv_credentials_allowed(ngx_addr_t *addr);
@@ -33,6 +37,7 @@ static ngx_conf_enum_t  ngx_http_lfv_providers[] = {
     { ngx_string("env"), NGX_HTTP_LFV_CREDS_ENV },
     { ngx_string("container"), NGX_HTTP_LFV_CREDS_CONTAINER },
     { ngx_string("imds"), NGX_HTTP_LFV_CREDS_IMDS },
+    { ngx_string("web_identity"), NGX_HTTP_LFV_CREDS_WEB_IDENTITY },
     { ngx_string("auto"), NGX_HTTP_LFV_CREDS_AUTO },
     { ngx_null_string, 0 }
 };
@@ -46,6 +51,7 @@ static ngx_str_t  ngx_http_lfv_source_names[] = {
     ngx_string("env"),
     ngx_string("container"),
     ngx_string("imds"),
+    ngx_string("web_identity"),
 };
 
 
@@ -54,6 +60,9 @@ static ngx_str_t  ngx_http_lfv_source_names[] = {
  *                        [session_token=...];
  * lfv_credentials container [endpoint=http://...];
  * lfv_credentials imds [endpoint=http://...];
+ * lfv_credentials web_identity [role_arn=...] [token_file=...]
+ *                              [session_name=...] [region=...]
+ *                              [endpoint=https://...];
  * lfv_credentials env | auto;
  */
 
@@ -125,6 +134,46 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ccf->provider == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
+
+            if (ngx_strncmp(value[i].data, "role_arn=", 9) == 0) {
+                ccf->role_arn.data = value[i].data + 9;
+                ccf->role_arn.len = value[i].len - 9;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "token_file=", 11) == 0) {
+                ccf->token_file.data = value[i].data + 11;
+                ccf->token_file.len = value[i].len - 11;
+
+                if (ngx_conf_full_name(cf->cycle, &ccf->token_file, 1)
+                    != NGX_OK)
+                {
+                    return NGX_CONF_ERROR;
+                }
+
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "session_name=", 13) == 0) {
+                ccf->session_name.data = value[i].data + 13;
+                ccf->session_name.len = value[i].len - 13;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "region=", 7) == 0) {
+                ccf->sts_region.data = value[i].data + 7;
+                ccf->sts_region.len = value[i].len - 7;
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "endpoint=", 9) == 0) {
+                ccf->sts_url.data = value[i].data + 9;
+                ccf->sts_url.len = value[i].len - 9;
+                continue;
+            }
+        }
+
         /* do not echo a value that may hold a secret */
 
         s.data = value[i].data;
@@ -172,7 +221,11 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
         ccf->provider = NGX_HTTP_LFV_CREDS_AUTO;
     }
 
-    ngx_conf_init_msec_value(ccf->timeout, 1000);
+    /* a metadata service is on the host, STS across the internet */
+
+    ngx_conf_init_msec_value(ccf->timeout,
+                             ccf->provider == NGX_HTTP_LFV_CREDS_WEB_IDENTITY
+                             ? 5000 : 1000);
     ngx_conf_init_value(ccf->grace, 300);
     ngx_conf_init_msec_value(ccf->wait, 2000);
 
@@ -208,6 +261,14 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
 
         break;
 
+    case NGX_HTTP_LFV_CREDS_WEB_IDENTITY:
+        rv = ngx_http_lfv_credentials_web_identity(cf, ccf, 1);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        break;
+
     case NGX_HTTP_LFV_CREDS_IMDS:
         if (ngx_http_lfv_credentials_env_true("AWS_EC2_METADATA_DISABLED")) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -232,6 +293,15 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
 
         if (ccf->fixed.access_key_id.len) {
             ccf->source = NGX_HTTP_LFV_CREDS_ENV;
+            break;
+        }
+
+        rv = ngx_http_lfv_credentials_web_identity(cf, ccf, 0);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (ccf->source != NGX_HTTP_LFV_CREDS_NONE) {
             break;
         }
 
@@ -267,6 +337,12 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
     if (ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER
         || ccf->source == NGX_HTTP_LFV_CREDS_IMDS)
     {
+        ccf->endpoint_name = ccf->endpoint.addrs[0].name;
+        return ngx_http_lfv_credentials_zone(cf, ccf);
+    }
+
+    if (ccf->source == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
+        ccf->endpoint_name = ccf->sts.url;
         return ngx_http_lfv_credentials_zone(cf, ccf);
     }
 
@@ -474,6 +550,166 @@ ngx_http_lfv_credentials_imds(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
 }
 
 
+/*
+ * IAM roles for service accounts (EKS): the role and the token file
+ * that Kubernetes rotates, as parameters or in the environment the pod
+ * identity webhook sets
+ */
+
+static char *
+ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf, ngx_uint_t required)
+{
+    u_char  *p;
+
+    if (ccf->role_arn.len == 0
+        && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_ARN", &ccf->role_arn)
+           == NGX_ERROR)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ccf->token_file.len == 0
+        && ngx_http_lfv_credentials_getenv(cf, "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                           &ccf->token_file)
+           == NGX_ERROR)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ccf->role_arn.len == 0 || ccf->token_file.len == 0) {
+
+        if (!required) {
+            ngx_str_null(&ccf->role_arn);
+            ngx_str_null(&ccf->token_file);
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lfv_credentials web_identity\" needs %s",
+                           ccf->role_arn.len ? "token_file= or "
+                                               "AWS_WEB_IDENTITY_TOKEN_FILE"
+                                             : "role_arn= or AWS_ROLE_ARN");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ccf->role_arn.len < 20 || ccf->role_arn.len > NGX_HTTP_LFV_ROLE_ARN_MAX
+        || ngx_strncmp(ccf->role_arn.data, "arn:", 4) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid role ARN \"%V\"", &ccf->role_arn);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = ccf->role_arn.data; p < ccf->role_arn.data + ccf->role_arn.len;
+         p++)
+    {
+        if (*p <= ' ' || *p >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid role ARN \"%V\"", &ccf->role_arn);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ccf->session_name.len == 0
+        && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_SESSION_NAME",
+                                           &ccf->session_name)
+           == NGX_ERROR)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ccf->session_name.len == 0) {
+        ngx_str_set(&ccf->session_name, "ngx_lfv_module");
+    }
+
+    if (ngx_http_lfv_sts_check_name(&ccf->session_name) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid role session name \"%V\": STS takes "
+                           "2 to 64 of a-z, A-Z, 0-9 and _+=,.@-",
+                           &ccf->session_name);
+        return NGX_CONF_ERROR;
+    }
+
+    ccf->source = NGX_HTTP_LFV_CREDS_WEB_IDENTITY;
+
+    return ngx_http_lfv_credentials_sts(cf, ccf);
+}
+
+
+/*
+ * STS's region: region=, else AWS_REGION, else AWS_DEFAULT_REGION,
+ * else the http block's lfv_region; its names need nginx's resolver
+ */
+
+static char *
+ngx_http_lfv_credentials_sts(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
+{
+    u_char                    *p;
+    ngx_str_t                 *region;
+    ngx_resolver_t            *resolver;
+    ngx_http_lfv_loc_conf_t   *llcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    region = &ccf->sts.region;
+    *region = ccf->sts_region;
+
+    if (region->len == 0
+        && (ngx_http_lfv_credentials_getenv(cf, "AWS_REGION", region)
+            == NGX_ERROR
+            || (region->len == 0
+                && ngx_http_lfv_credentials_getenv(cf, "AWS_DEFAULT_REGION",
+                                                   region)
+                   == NGX_ERROR)))
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (region->len == 0) {
+        llcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_lfv_module);
+        *region = llcf->region;
+    }
+
+    if (region->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lfv_credentials web_identity\" needs a region "
+                           "for STS: region=, AWS_REGION, AWS_DEFAULT_REGION "
+                           "or \"lfv_region\" in the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = region->data; p < region->data + region->len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid STS region \"%V\"", region);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ccf->ca.len == 0) {
+        ngx_str_set(&ccf->ca, "/etc/ssl/certs/ca-certificates.crt");
+    }
+
+    /*
+     * The http block's resolver, merged by now: without a "resolver"
+     * directive it is nginx's dummy one, with no server to ask
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    resolver = clcf->resolver;
+
+    if (resolver && resolver->connections.nelts == 0) {
+        resolver = NULL;
+    }
+
+    return ngx_http_lfv_sts_init_conf(cf, &ccf->sts, &ccf->sts_url, &ccf->ca,
+                                      resolver, clcf->resolver_timeout);
+}
+
+
 static char *
 ngx_http_lfv_credentials_endpoint(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *url)
@@ -588,7 +824,7 @@ ngx_http_lfv_credentials_allowed(ngx_addr_t *addr)
 ngx_str_t *
 ngx_http_lfv_credentials_source_name(ngx_uint_t source)
 {
-    if (source > NGX_HTTP_LFV_CREDS_IMDS) {
+    if (source > NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
         source = NGX_HTTP_LFV_CREDS_NONE;
     }
 

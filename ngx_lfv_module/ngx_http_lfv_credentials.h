@@ -13,16 +13,18 @@
 #include <ngx_event.h>
 
 #include "ngx_http_lfv_creds_doc.h"
+#include "ngx_http_lfv_sts.h"
 
 
-#define NGX_HTTP_LFV_CREDS_NONE       0
-#define NGX_HTTP_LFV_CREDS_STATIC     1
-#define NGX_HTTP_LFV_CREDS_ENV        2
-#define NGX_HTTP_LFV_CREDS_CONTAINER  3
-#define NGX_HTTP_LFV_CREDS_IMDS       4
-#define NGX_HTTP_LFV_CREDS_AUTO       5
+#define NGX_HTTP_LFV_CREDS_NONE          0
+#define NGX_HTTP_LFV_CREDS_STATIC        1
+#define NGX_HTTP_LFV_CREDS_ENV           2
+#define NGX_HTTP_LFV_CREDS_CONTAINER     3
+#define NGX_HTTP_LFV_CREDS_IMDS          4
+#define NGX_HTTP_LFV_CREDS_WEB_IDENTITY  5
+#define NGX_HTTP_LFV_CREDS_AUTO          6
 
-#define NGX_HTTP_LFV_ERROR_MAX        160
+#define NGX_HTTP_LFV_ERROR_MAX           512
 
 
 /* what the signer needs; a worker's only copy of a secret */
@@ -117,12 +119,22 @@ typedef struct {
     ngx_http_lfv_creds_shm_t   *sh;
     u_char                      fingerprint[NGX_HTTP_LFV_FINGERPRINT_LEN];
 
+    ngx_str_t                   endpoint_name;  /* for logs, fingerprint */
     ngx_url_t                   endpoint;       /* IMDS or container */
     ngx_str_t                   path;           /* container path+query */
     ngx_str_t                   host;           /* Host header */
     ngx_str_t                   auth_token;
     ngx_str_t                   auth_token_file;
     ngx_flag_t                  v1_disabled;
+
+    /* web_identity: AssumeRoleWithWebIdentity */
+    ngx_http_lfv_sts_conf_t     sts;
+    ngx_str_t                   sts_url;        /* endpoint= */
+    ngx_str_t                   sts_region;     /* region= */
+    ngx_str_t                   role_arn;
+    ngx_str_t                   token_file;     /* read at each fetch */
+    ngx_str_t                   session_name;
+    ngx_str_t                   ca;             /* lfv_ssl_trusted_... */
 
     ngx_msec_t                  timeout;
     time_t                      grace;

@@ -100,8 +100,9 @@ ngx_http_lfv_credentials_fingerprint(ngx_http_lfv_creds_conf_t *ccf)
 {
     u_char       source, v1;
     ngx_int_t    rc;
-    ngx_str_t   *addr;
+    ngx_uint_t   i;
     EVP_MD_CTX  *md;
+    ngx_str_t   *part[11];
 
     md = EVP_MD_CTX_new();
     if (md == NULL) {
@@ -110,28 +111,41 @@ ngx_http_lfv_credentials_fingerprint(ngx_http_lfv_creds_conf_t *ccf)
 
     source = (u_char) ccf->source;
     v1 = (u_char) (ccf->v1_disabled ? 1 : 0);
-    addr = &ccf->endpoint.addrs[0].name;
+
+    part[0] = &ccf->endpoint_name;
+    part[1] = &ccf->host;
+    part[2] = &ccf->path;
+    part[3] = &ccf->auth_token_file;
+    part[4] = &ccf->auth_token;
+    part[5] = &ccf->sts.region;
+    part[6] = &ccf->role_arn;
+    part[7] = &ccf->token_file;
+    part[8] = &ccf->session_name;
+    part[9] = &ccf->sts.host;
+    part[10] = &ccf->ca;
 
     rc = NGX_ERROR;
 
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-        && EVP_DigestUpdate(md, &source, 1) == 1
-        && EVP_DigestUpdate(md, &v1, 1) == 1
-        && EVP_DigestUpdate(md, addr->data, addr->len) == 1
-        && EVP_DigestUpdate(md, "\n", 1) == 1
-        && EVP_DigestUpdate(md, ccf->host.data, ccf->host.len) == 1
-        && EVP_DigestUpdate(md, "\n", 1) == 1
-        && EVP_DigestUpdate(md, ccf->path.data, ccf->path.len) == 1
-        && EVP_DigestUpdate(md, "\n", 1) == 1
-        && EVP_DigestUpdate(md, ccf->auth_token_file.data,
-                            ccf->auth_token_file.len) == 1
-        && EVP_DigestUpdate(md, "\n", 1) == 1
-        && EVP_DigestUpdate(md, ccf->auth_token.data, ccf->auth_token.len)
-           == 1
-        && EVP_DigestFinal_ex(md, ccf->fingerprint, NULL) == 1)
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+        || EVP_DigestUpdate(md, &source, 1) != 1
+        || EVP_DigestUpdate(md, &v1, 1) != 1)
     {
+        goto done;
+    }
+
+    for (i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+        if (EVP_DigestUpdate(md, part[i]->data, part[i]->len) != 1
+            || EVP_DigestUpdate(md, "\n", 1) != 1)
+        {
+            goto done;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(md, ccf->fingerprint, NULL) == 1) {
         rc = NGX_OK;
     }
+
+done:
 
     EVP_MD_CTX_free(md);
 

@@ -166,6 +166,13 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       offsetof(ngx_http_lfv_main_conf_t, creds.grace),
       NULL },
 
+    { ngx_string("lfv_ssl_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, creds.ca),
+      NULL },
+
     { ngx_string("lfv_credentials_wait"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,

@@ -24,7 +24,8 @@
 typedef enum {
     NGX_HTTP_LFV_STEP_TOKEN = 0,
     NGX_HTTP_LFV_STEP_ROLE,
-    NGX_HTTP_LFV_STEP_CREDENTIALS
+    NGX_HTTP_LFV_STEP_CREDENTIALS,
+    NGX_HTTP_LFV_STEP_STS
 } ngx_http_lfv_step_e;
 
 
@@ -62,6 +63,13 @@ static ngx_buf_t *ngx_http_lfv_refresh_request(ngx_http_lfv_refresher_t *rf,
     ngx_pool_t *pool);
 static ngx_int_t ngx_http_lfv_refresh_auth_token(
     ngx_http_lfv_refresher_t *rf, u_char *buf, size_t *len);
+static ngx_buf_t *ngx_http_lfv_refresh_sts_request(
+    ngx_http_lfv_refresher_t *rf, ngx_pool_t *pool);
+static ngx_int_t ngx_http_lfv_refresh_read_file(ngx_http_lfv_refresher_t *rf,
+    ngx_str_t *name, char *what, u_char *buf, size_t size, size_t *len);
+static void ngx_http_lfv_refresh_sts_answer(ngx_http_lfv_refresher_t *rf);
+static void ngx_http_lfv_refresh_keep(ngx_http_lfv_refresher_t *rf,
+    ngx_http_lfv_creds_doc_t *doc);
 static void ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f);
 static ngx_int_t ngx_http_lfv_refresh_role(ngx_http_lfv_refresher_t *rf,
     ngx_str_t *body);
@@ -76,7 +84,7 @@ static u_char *ngx_http_lfv_refresh_log_error(ngx_log_t *log, u_char *buf,
 
 
 static char  *ngx_http_lfv_step_names[] = {
-    "token", "role", "credentials"
+    "token", "role", "credentials", "STS"
 };
 
 
@@ -182,7 +190,10 @@ ngx_http_lfv_refresh_begin(ngx_http_lfv_refresher_t *rf)
     rf->v1 = 0;
     rf->token_len = 0;
 
-    if (rf->ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
+    if (rf->ccf->source == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
+        rf->step = NGX_HTTP_LFV_STEP_STS;
+
+    } else if (rf->ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
         rf->step = NGX_HTTP_LFV_STEP_CREDENTIALS;
 
     } else if (ngx_http_lfv_credentials_imds_token(rf->ccf, rf->token,
@@ -224,12 +235,21 @@ ngx_http_lfv_refresh_start(ngx_http_lfv_refresher_t *rf)
 
     f->pool = pool;
     f->log = &rf->log;
-    f->addr = &rf->ccf->endpoint.addrs[0];
+    if (rf->step == NGX_HTTP_LFV_STEP_STS) {
+        ngx_http_lfv_sts_fetch_init(&rf->ccf->sts, f);
+
+    } else {
+        f->addr = &rf->ccf->endpoint.addrs[0];
+        f->ssl = NULL;
+    }
+
     f->timeout = rf->ccf->timeout;
     f->handler = ngx_http_lfv_refresh_done;
     f->data = rf;
 
-    f->request = ngx_http_lfv_refresh_request(rf, pool);
+    f->request = (rf->step == NGX_HTTP_LFV_STEP_STS)
+                 ? ngx_http_lfv_refresh_sts_request(rf, pool)
+                 : ngx_http_lfv_refresh_request(rf, pool);
     if (f->request == NULL) {
 
         /* ngx_http_lfv_refresh_fail() destroyed the pool */
@@ -290,8 +310,7 @@ ngx_http_lfv_refresh_request(ngx_http_lfv_refresher_t *rf, ngx_pool_t *pool)
                               &ccf->host, NGX_HTTP_LFV_IMDS_TOKEN_TTL);
         break;
 
-    case NGX_HTTP_LFV_STEP_ROLE:
-    case NGX_HTTP_LFV_STEP_CREDENTIALS:
+    default: /* NGX_HTTP_LFV_STEP_ROLE, NGX_HTTP_LFV_STEP_CREDENTIALS */
 
         if (ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
             b->last = ngx_sprintf(b->last, "GET %V HTTP/1.0" CRLF
@@ -328,14 +347,62 @@ ngx_http_lfv_refresh_request(ngx_http_lfv_refresher_t *rf, ngx_pool_t *pool)
 }
 
 
+/* the web identity token: read at each fetch, in the request only */
+
+static ngx_buf_t *
+ngx_http_lfv_refresh_sts_request(ngx_http_lfv_refresher_t *rf,
+    ngx_pool_t *pool)
+{
+    u_char                     *token;
+    size_t                      len;
+    ngx_buf_t                  *b;
+    ngx_http_lfv_creds_conf_t  *ccf;
+
+    ccf = rf->ccf;
+
+    token = ngx_pnalloc(pool, NGX_HTTP_LFV_STS_TOKEN_MAX);
+    if (token == NULL) {
+        ngx_http_lfv_refresh_fail(rf, "no memory");
+        return NULL;
+    }
+
+    if (ngx_http_lfv_refresh_read_file(rf, &ccf->token_file,
+                                       "web identity token", token,
+                                       NGX_HTTP_LFV_STS_TOKEN_MAX, &len)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (len == 0 || ngx_http_lfv_check_header_value(token, len) != NGX_OK) {
+        ngx_explicit_memzero(token, NGX_HTTP_LFV_STS_TOKEN_MAX);
+        ngx_http_lfv_refresh_fail(rf, "the web identity token file \"%V\" "
+                                  "is empty or holds a control character",
+                                  &ccf->token_file);
+        return NULL;
+    }
+
+    b = ngx_http_lfv_sts_web_identity(pool, &ccf->sts, &ccf->role_arn,
+                                      &ccf->session_name, token, len);
+
+    ngx_explicit_memzero(token, NGX_HTTP_LFV_STS_TOKEN_MAX);
+
+    if (b == NULL) {
+        ngx_http_lfv_refresh_fail(rf, "no memory");
+        return NULL;
+    }
+
+    return b;
+}
+
+
 /* the file is read again on each fetch: EKS rotates the token in it */
 
 static ngx_int_t
 ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
     size_t *len)
 {
-    ssize_t                     n;
-    ngx_file_t                  file;
+    size_t                      n, size;
     ngx_http_lfv_creds_conf_t  *ccf;
 
     ccf = rf->ccf;
@@ -361,39 +428,70 @@ ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
         goto check;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-
-    file.name = ccf->auth_token_file;
-    file.log = &rf->log;
-
-    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
-                            0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_http_lfv_refresh_fail(rf, "cannot open the authorization token "
-                                  "file (%d)", ngx_errno);
+    if (ngx_http_lfv_refresh_read_file(rf, &ccf->auth_token_file,
+                                       "authorization token", buf,
+                                       NGX_HTTP_LFV_AUTH_MAX, &size)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    n = ngx_read_file(&file, buf, NGX_HTTP_LFV_AUTH_MAX, 0);
-
-    ngx_close_file(file.fd);
-
-    if (n == NGX_ERROR || n == NGX_HTTP_LFV_AUTH_MAX) {
-        ngx_http_lfv_refresh_fail(rf, "cannot read the authorization token "
-                                  "file, or it is too long");
-        return NGX_ERROR;
-    }
+    n = size;
 
 check:
-
-    while (n && (buf[n - 1] == CR || buf[n - 1] == LF || buf[n - 1] == ' ')) {
-        n--;
-    }
 
     if (ngx_http_lfv_check_header_value(buf, n) != NGX_OK) {
         ngx_http_lfv_refresh_fail(rf, "the authorization token has a CR, LF, "
                                   "NUL or another control character");
         return NGX_ERROR;
+    }
+
+    *len = n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A token file, read whole at each fetch (Kubernetes and EKS rotate
+ * them): the trailing CR, LF and spaces of an editor or "echo" go
+ */
+
+static ngx_int_t
+ngx_http_lfv_refresh_read_file(ngx_http_lfv_refresher_t *rf, ngx_str_t *name,
+    char *what, u_char *buf, size_t size, size_t *len)
+{
+    ssize_t     n;
+    ngx_err_t   err;
+    ngx_file_t  file;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = *name;
+    file.log = &rf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        ngx_http_lfv_refresh_fail(rf, "cannot open the %s file \"%V\" (%d)",
+                                  what, name, err);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR || (size_t) n == size) {
+        ngx_explicit_memzero(buf, size);
+        ngx_http_lfv_refresh_fail(rf, "cannot read the %s file \"%V\", or "
+                                  "it is too long", what, name);
+        return NGX_ERROR;
+    }
+
+    while (n && (buf[n - 1] == CR || buf[n - 1] == LF || buf[n - 1] == ' ')) {
+        n--;
     }
 
     *len = n;
@@ -424,6 +522,11 @@ ngx_http_lfv_refresh_done(ngx_http_lfv_fetch_t *f)
         ngx_http_lfv_refresh_fail(rf, "%s request: %s",
                                   ngx_http_lfv_step_names[rf->step],
                                   f->err ? f->err : "failed");
+        return;
+    }
+
+    if (rf->step == NGX_HTTP_LFV_STEP_STS) {
+        ngx_http_lfv_refresh_sts_answer(rf);
         return;
     }
 
@@ -553,7 +656,6 @@ static void
 ngx_http_lfv_refresh_store(ngx_http_lfv_refresher_t *rf, ngx_str_t *body)
 {
     char                      *err;
-    time_t                     now, left, lead, at;
     ngx_http_lfv_creds_doc_t  *doc;
 
     doc = ngx_palloc(rf->fetch.pool, sizeof(ngx_http_lfv_creds_doc_t));
@@ -572,6 +674,56 @@ ngx_http_lfv_refresh_store(ngx_http_lfv_refresher_t *rf, ngx_str_t *body)
     }
 
     ngx_explicit_memzero(body->data, body->len);
+
+    ngx_http_lfv_refresh_keep(rf, doc);
+}
+
+
+/* STS's answer: the credentials, or its error code and message */
+
+static void
+ngx_http_lfv_refresh_sts_answer(ngx_http_lfv_refresher_t *rf)
+{
+    ngx_int_t                rc;
+    ngx_str_t               *body;
+    ngx_http_lfv_sts_doc_t  *doc;
+    u_char                   error[NGX_HTTP_LFV_ERROR_MAX];
+
+    body = &rf->fetch.resp.body;
+
+    doc = ngx_palloc(rf->fetch.pool, sizeof(ngx_http_lfv_sts_doc_t));
+    if (doc == NULL) {
+        ngx_explicit_memzero(body->data, body->len);
+        ngx_http_lfv_refresh_fail(rf, "no memory");
+        return;
+    }
+
+    rc = ngx_http_lfv_sts_answer(&rf->fetch.resp, NGX_HTTP_LFV_STS_WEB_IDENTITY,
+                                 doc, error, sizeof(error));
+
+    ngx_explicit_memzero(body->data, body->len);
+
+    if (rc != NGX_OK) {
+        ngx_http_lfv_refresh_fail(rf, "%s", error);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &rf->log, 0,
+                  "lfv: STS issued credentials of %*s, request id %*s",
+                  doc->arn_len, doc->arn,
+                  doc->request_id_len, doc->request_id);
+
+    ngx_http_lfv_refresh_keep(rf, &doc->creds);
+}
+
+
+/* credentials fetched: stored for every worker, the next refresh set */
+
+static void
+ngx_http_lfv_refresh_keep(ngx_http_lfv_refresher_t *rf,
+    ngx_http_lfv_creds_doc_t *doc)
+{
+    time_t  now, left, lead, at;
 
     now = ngx_time();
 
@@ -721,5 +873,5 @@ ngx_http_lfv_refresh_log_error(ngx_log_t *log, u_char *buf, size_t len)
 
     return ngx_snprintf(buf, len, ", provider: %V, endpoint: %V",
                         ngx_http_lfv_credentials_source_name(rf->ccf->source),
-                        &rf->ccf->endpoint.addrs[0].name);
+                        &rf->ccf->endpoint_name);
 }

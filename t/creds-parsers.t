@@ -570,6 +570,7 @@ sub build {
     my @src = ("$root/t/unit/creds_driver.c",
         "$root/ngx_lfv_module/ngx_http_lfv_fetch_response.c",
         "$root/ngx_lfv_module/ngx_http_lfv_creds_doc.c",
+        "$root/ngx_lfv_module/ngx_http_lfv_sts_doc.c",
         "$root/ngx_lfv_module/ngx_http_lfv_time.c",
         "$root/ngx_lfv_module/ngx_http_lfv_json.c",
         "$root/t/unit/ngx_stubs.c");

@@ -14,33 +14,25 @@ from timestamps (--hosting-delay).
 
 import argparse
 import base64
-import datetime
-import hashlib
-import hmac
-import ipaddress
 import json
 import os
 import re
-import ssl
 import threading
 import time
-import urllib.parse
 import uuid
 
-from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 import simlib
+from simlib import SigError, parse_query
 
 SERVICE = 'lookoutvision'
-AUTH_RE = re.compile(
-    r'AWS4-HMAC-SHA256 Credential=([^/\s,]+)/(\d{8})/([^/\s,]+)/([^/\s,]+)/aws4_request,'
-    r' ?SignedHeaders=([^\s,]+), ?Signature=([0-9a-f]{64})')
+# x-amzn-ErrorType of a rejected signature, by SigError kind
+SIG_ERROR_TYPES = {
+    'missing': 'MissingAuthenticationTokenException',
+    'malformed': 'InvalidSignatureException',
+    'signature': 'InvalidSignatureException',
+    'key': 'UnrecognizedClientException',
+    'expired': 'ExpiredTokenException',
+}
 START_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)/start')
 STOP_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)/stop')
 MODEL_RE = re.compile(r'/2020-11-20/projects/([^/?]+)/models/([^/?]+)')
@@ -60,196 +52,6 @@ QUOTA_CODES = {'StartModel': 'L-LFV-START', 'StopModel': 'L-LFV-STOP',
                'DescribeModel': 'L-LFV-DESCRIBE', 'ListModels': 'L-LFV-LIST'}
 DEFAULT_VERSIONS = 3            # trained versions of a project without "-v<N>"
 ADDRESSABLE = 9                 # versions 1..9 exist in every project
-
-
-# ---------------------------------------------------------------- certificates
-
-def make_certs(directory, names):
-    """Throwaway CA + server cert for `names` (DNS names; IP 127.0.0.1 added).
-
-    EC P-256 keys keep start-up fast. Writes ca.pem, server.pem, server.key.
-    """
-    now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'lfv_sim test CA %d' % os.getpid())])
-    ca = (x509.CertificateBuilder()
-          .subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(start).not_valid_after(end)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                         critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName(san), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-
-    pem = serialization.Encoding.PEM
-    simlib.write_atomic(os.path.join(directory, 'server.key'), key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), mode=0o600)
-    simlib.write_atomic(os.path.join(directory, 'server.pem'), cert.public_bytes(pem))
-    simlib.write_atomic(os.path.join(directory, 'ca.pem'), ca.public_bytes(pem))
-
-
-# ---------------------------------------------------------------- SigV4 check
-
-class SigError(Exception):
-    """A rejected signature: reason is a stable code for tests, code the AWS error type."""
-
-    def __init__(self, reason, message, code='InvalidSignatureException'):
-        super().__init__(message)
-        self.reason, self.code = reason, code
-
-
-def verify_sigv4(cfg, method, target, headers, body, info):
-    """Raise SigError unless the request carries a valid SigV4 signature.
-
-    headers is the received [(name, value), ...] list. `info` collects the
-    access key id and botocore's canonical request / string to sign.
-    """
-    def all_of(name):
-        return [v for k, v in headers if k.lower() == name]
-
-    auth = all_of('authorization')
-    if not auth:
-        raise SigError('missing_authorization', 'Missing Authentication Token',
-                       'MissingAuthenticationTokenException')
-    m = AUTH_RE.fullmatch(auth[0].strip()) if len(auth) == 1 else None
-    if not m:
-        raise SigError('malformed_authorization',
-                       'Authorization header is not "AWS4-HMAC-SHA256 Credential=AKID/'
-                       'YYYYMMDD/region/service/aws4_request, SignedHeaders=..., Signature=<64 hex>"')
-    akid, scope_date, region, service, signed_str, signature = m.groups()
-    info['access_key_id'] = akid
-    if service != SERVICE:
-        raise SigError('wrong_service', 'Credential should be scoped to correct service: %r, not %r'
-                       % (SERVICE, service))
-    if region != cfg.region:
-        raise SigError('wrong_region', 'Credential should be scoped to a valid region: %r, not %r'
-                       % (cfg.region, region))
-
-    amz_dates = all_of('x-amz-date')
-    if len(amz_dates) != 1:
-        raise SigError('missing_x_amz_date', 'exactly one X-Amz-Date header is required')
-    amz_date = amz_dates[0].strip()
-    try:
-        when = datetime.datetime.strptime(amz_date, '%Y%m%dT%H%M%SZ').replace(
-            tzinfo=datetime.timezone.utc).timestamp()
-    except ValueError:
-        raise SigError('bad_x_amz_date', 'X-Amz-Date %r is not YYYYMMDDTHHMMSSZ' % amz_date)
-    if scope_date != amz_date[:8]:
-        raise SigError('scope_date_mismatch', 'Credential scope date %s does not match X-Amz-Date %s'
-                       % (scope_date, amz_date))
-    if abs(time.time() - when) > cfg.max_skew:
-        raise SigError('clock_skew', 'Signature expired: %s is more than %d s from the server time %s'
-                       % (amz_date, cfg.max_skew, time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())))
-
-    signed = signed_str.split(';')
-    if signed != sorted(set(signed)) or any(h != h.lower() or not h for h in signed):
-        raise SigError('signed_headers_not_canonical',
-                       'SignedHeaders %r must be lower-case, sorted and unique' % signed_str)
-    for must in ('host', 'x-amz-date'):
-        if must not in signed:
-            raise SigError('%s_not_signed' % must.replace('-', '_'), '%r must be signed' % must)
-    received = [k.lower() for k, _ in headers]
-    for name in received:
-        if (name.startswith('x-amz') or name == 'content-type') and name not in signed:
-            raise SigError('unsigned_header:' + name, 'header %r is present but not signed' % name)
-    for name in signed:
-        if name not in received:
-            raise SigError('signed_header_absent:' + name, 'signed header %r is not in the request' % name)
-        if name in SIGNED_HEADERS_BLACKLIST:
-            # botocore never signs these (proxies rewrite them), so it cannot verify them.
-            raise SigError('signed_header_unsupported:' + name,
-                           'header %r must not be signed (SDKs never sign it)' % name)
-
-    keys = simlib.read_json(cfg.keys, {})     # re-read: other simulators rotate it
-    entry = keys.get(akid)
-    if not isinstance(entry, dict):
-        raise SigError('unknown_key', 'The security token included in the request is invalid.',
-                       'UnrecognizedClientException')
-    if entry.get('expires') is not None and entry['expires'] <= time.time():
-        raise SigError('expired_key', 'The security token included in the request is expired',
-                       'ExpiredTokenException')
-    tokens = all_of('x-amz-security-token')
-    want = entry.get('token')
-    if want and not tokens:
-        raise SigError('missing_security_token', 'key %s needs X-Amz-Security-Token' % akid,
-                       'UnrecognizedClientException')
-    if not want and tokens:
-        raise SigError('unexpected_security_token', 'key %s has no session token' % akid,
-                       'UnrecognizedClientException')
-    if want and (len(tokens) != 1 or not hmac.compare_digest(tokens[0].strip().encode(), want.encode())):
-        raise SigError('wrong_security_token', 'The security token included in the request is invalid.',
-                       'UnrecognizedClientException')
-    sha = all_of('x-amz-content-sha256')
-    if sha and sha != [hashlib.sha256(body).hexdigest()]:
-        # botocore would trust this header instead of hashing the body.
-        raise SigError('content_sha256_mismatch', 'X-Amz-Content-SHA256 does not match the body')
-
-    # Rebuild the request exactly as received and let botocore compute the signature.
-    # The query goes in as decoded (key, value) pairs, so botocore re-encodes and
-    # sorts them itself (_canonical_query_string_params): from the URL it would
-    # only sort the raw pairs, trusting the client's encoding, which AWS does not.
-    path, _, query = target.partition('?')
-    try:
-        params = parse_query(query)
-    except ValueError as e:
-        raise SigError('bad_query', 'query string %r: %s' % (query, e))
-    signer = SigV4Auth(Credentials(akid, entry['secret'], want or None), SERVICE, cfg.region)
-    req = AWSRequest(method=method, url='https://%s%s' % (cfg.host, path), data=body,
-                     params=params)
-    for k, v in headers:
-        if k.lower() in signed:
-            req.headers[k] = v           # HTTPHeaders appends, so repeats are kept
-    req.context['timestamp'] = amz_date
-    canonical = signer.canonical_request(req)
-    sts = signer.string_to_sign(req, canonical)
-    info['canonical_request'], info['string_to_sign'] = canonical, sts
-    if signer.signed_headers(signer.headers_to_sign(req)) != signed_str:
-        raise SigError('signed_headers_mismatch', 'botocore would sign %r, request says %r'
-                       % (signer.signed_headers(signer.headers_to_sign(req)), signed_str))
-    expected = signer.signature(sts, req)
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise SigError('signature_mismatch',
-                       'The request signature we calculated does not match the signature you '
-                       'provided. Check your AWS Secret Access Key and signing method.\n\n'
-                       "The Canonical String for this request should have been\n'%s'\n\n"
-                       "The String-to-Sign should have been\n'%s'\n" % (canonical, sts))
-
-
-def parse_query(query):
-    """The raw query as [(key, value), ...], percent-decoded, in wire order.
-
-    A bare '+' decodes as a space, as form decoding does (SDKs send %2B for a
-    plus sign and %20 for a space, so only a client that left '+' unencoded
-    is affected: its signature over "%2B" no longer matches). Raises
-    ValueError when a decoded key or value is not UTF-8, which botocore could
-    not re-encode.
-    """
-    if not query:
-        return []
-    pairs = []
-    for pair in query.split('&'):
-        key, _, value = pair.partition('=')
-        pairs.append(tuple(urllib.parse.unquote_plus(x, errors='strict') for x in (key, value)))
-    return pairs
 
 
 def operation_of(method, target):
@@ -385,38 +187,6 @@ def page_offset(project, token):
 
 # ---------------------------------------------------------------- server
 
-class Journal:
-    """DIR/journal.jsonl: one JSON object per request, written whole under a lock."""
-
-    def __init__(self, path):
-        self.f = open(path, 'a', encoding='utf-8')
-        self.lock = threading.Lock()
-
-    def write(self, entry):
-        line = json.dumps(entry) + '\n'
-        with self.lock:
-            self.f.write(line)
-            self.f.flush()
-
-
-class TLSServer(simlib.ThreadedServer):
-    def finish_request(self, sock, addr):
-        # Handshake in the worker thread, so a stalled client cannot block accept().
-        sock.settimeout(10)
-        tls = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        try:
-            tls.do_handshake()
-        except (OSError, ValueError) as e:
-            if self.verbose:
-                simlib.log('TLS handshake from %s failed: %s' % (addr, e))
-            tls.close()
-            return
-        try:
-            self.RequestHandlerClass(tls, addr, self)
-        finally:
-            tls.close()
-
-
 class Handler(simlib.BaseHandler):
     def dispatch(self):
         cfg = self.server.cfg
@@ -426,7 +196,7 @@ class Handler(simlib.BaseHandler):
                  'operation': operation_of(self.command, self.path),
                  'query': self.path.partition('?')[2],
                  'sig_ok': False, 'reason': '', 'status': 0, 'request_id': rid,
-                 'access_key_id': None, 'time': time.time(),
+                 'access_key_id': None, 'session': None, 'time': time.time(),
                  'sni': getattr(self.connection, 'sni', None), 'transfer': None,
                  'peer': '%s:%d' % self.client_address}   # same peer = reused connection
         self.journaled = False
@@ -447,12 +217,13 @@ class Handler(simlib.BaseHandler):
                 entry['reason'] = 'wrong_host'
                 return self.error(entry, 403, 'InvalidSignatureException',
                                   'Host header %r is not %r' % (host, cfg.host))
-            info = {}       # access_key_id, canonical_request, string_to_sign
+            info = {}       # access_key_id, session, canonical_request, string_to_sign
             try:
-                verify_sigv4(cfg, self.command, self.path, headers, body, info)
+                simlib.verify_sigv4(self.command, self.path, headers, body, info, SERVICE,
+                                    cfg.region, cfg.keys, cfg.max_skew)
             except SigError as e:
                 entry.update(info, reason=e.reason)
-                return self.error(entry, 403, e.code, str(e))
+                return self.error(entry, 403, SIG_ERROR_TYPES[e.kind], str(e))
             entry.update(info, sig_ok=True, reason='ok')
             self.route(entry, body)
         finally:
@@ -661,6 +432,8 @@ def main():
     ap.add_argument('--keys', help='accepted credentials (default DIR/keys.json)')
     ap.add_argument('--cert-name', action='append',
                     help='DNS name(s) for the server cert instead of --host (to test verification)')
+    ap.add_argument('--ca-from', metavar='DIR',
+                    help="issue the server cert from the CA of another simulator's DIR")
     ap.add_argument('--max-skew', type=int, default=300, help='allowed X-Amz-Date skew, seconds')
     ap.add_argument('--any-host', dest='check_host', action='store_false',
                     help='do not require Host to be --host (or --host:PORT)')
@@ -676,18 +449,12 @@ def main():
     cfg.keys = cfg.keys or os.path.join(cfg.dir, 'keys.json')
 
     simlib.prepare_dir(cfg.dir)
-    make_certs(cfg.dir, cfg.cert_name or [cfg.host])
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(os.path.join(cfg.dir, 'server.pem'), os.path.join(cfg.dir, 'server.key'))
-
-    def remember_sni(sslsock, name, _ctx):
-        sslsock.sni = name                  # journaled, so tests can check proxy_ssl_name
-    ctx.sni_callback = remember_sni
-
-    server = TLSServer(cfg.port, Handler, verbose=cfg.verbose, ssl_ctx=ctx, cfg=cfg,
-                       journal=Journal(os.path.join(cfg.dir, 'journal.jsonl')),
-                       models=Models(cfg.hosting_delay))
+    simlib.make_certs(cfg.dir, cfg.cert_name or [cfg.host], cfg.ca_from, 'lfv_sim')
+    # the SNI is journaled, so tests can check proxy_ssl_name
+    server = simlib.TLSServer(cfg.port, Handler, verbose=cfg.verbose,
+                              ssl_ctx=simlib.tls_context(cfg.dir), cfg=cfg,
+                              journal=simlib.Journal(os.path.join(cfg.dir, 'journal.jsonl')),
+                              models=Models(cfg.hosting_delay))
     cfg.port = server.server_address[1]
     simlib.run(server, cfg.dir, 'lfv_sim')
 

@@ -6,21 +6,31 @@
 
 /*
  * Runs one parser of ngx_http_lfv_fetch_response.c,
- * ngx_http_lfv_creds_doc.c or ngx_http_lfv_time.c on stdin, for
- * t/creds-parsers.t.  The first line names the parser, the rest of the
+ * ngx_http_lfv_creds_doc.c, ngx_http_lfv_sts_doc.c or
+ * ngx_http_lfv_time.c on stdin, for t/creds-parsers.t and
+ * t/sts-parsers.t.  The first line names the parser, the rest of the
  * input (every byte, CR and NUL included) is what it parses:
  *
  *   http    ok status=200 body_len=2 body=hi       | error: <err>
  *   creds   ok akid=AKID secret_len=N secret_sha256=HEX token_len=N
  *           token_sha256=HEX expiration=EPOCH      | error: <err> (wiped)
+ *   sts_role, sts_web
+ *           ok akid=AKID secret_len=N secret_sha256=HEX token_len=N
+ *           token_sha256=HEX expiration=EPOCH arn=ARN
+ *           request_id=ID                        | error: <err> (wiped)
+ *   sts_error
+ *           ok type=T code=C message=M request_id=ID
+ *                                                | error: <err> (wiped)
  *   time    epoch=N | error
  *   times   one "epoch=N" or "error" line per input line
- *   batch   records of "<http|creds|time> <length>\n" and that many
- *           bytes, one answer line each: one process for a whole table
+ *   batch   records of "<mode> <length>\n" and that many bytes (any
+ *           mode but batch), one answer line each: one process for a
+ *           whole table
  *
  * The input is copied into a buffer of exactly its size, so that a
  * sanitizer build catches a read past len.  Secrets are only printed
- * as lengths and SHA-256.
+ * as lengths and SHA-256; the STS strings are printed escaped (bytes
+ * outside 0x21..0x7e and "\\" as \xHH).
  */
 
 
@@ -31,6 +41,7 @@
 
 #include "ngx_http_lfv_fetch_response.h"
 #include "ngx_http_lfv_creds_doc.h"
+#include "ngx_http_lfv_sts_doc.h"
 #include "ngx_http_lfv_time.h"
 
 
@@ -42,6 +53,10 @@ static ngx_int_t ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p,
 static ngx_int_t ngx_lfv_driver_batch(u_char *p, size_t len);
 static void ngx_lfv_driver_http(u_char *p, size_t len);
 static void ngx_lfv_driver_creds(u_char *p, size_t len);
+static void ngx_lfv_driver_sts(u_char *p, size_t len,
+    ngx_http_lfv_sts_action_e action);
+static void ngx_lfv_driver_sts_error(u_char *p, size_t len);
+static ngx_uint_t ngx_lfv_driver_wiped(void *p, size_t len);
 static void ngx_lfv_driver_times(u_char *p, size_t len);
 static void ngx_lfv_driver_sha256(u_char *p, size_t len);
 static void ngx_lfv_driver_escaped(u_char *p, size_t len);
@@ -115,6 +130,15 @@ ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p, size_t len)
 
     } else if (mlen == 5 && memcmp(mode, "creds", 5) == 0) {
         ngx_lfv_driver_creds(input, len);
+
+    } else if (mlen == 8 && memcmp(mode, "sts_role", 8) == 0) {
+        ngx_lfv_driver_sts(input, len, NGX_HTTP_LFV_STS_ASSUME_ROLE);
+
+    } else if (mlen == 7 && memcmp(mode, "sts_web", 7) == 0) {
+        ngx_lfv_driver_sts(input, len, NGX_HTTP_LFV_STS_WEB_IDENTITY);
+
+    } else if (mlen == 9 && memcmp(mode, "sts_error", 9) == 0) {
+        ngx_lfv_driver_sts_error(input, len);
 
     } else if (mlen == 4 && memcmp(mode, "time", 4) == 0) {
         t = ngx_http_lfv_parse_rfc3339(input, len);
@@ -242,6 +266,85 @@ ngx_lfv_driver_creds(u_char *p, size_t len)
     printf(" token_len=%u token_sha256=", (unsigned) doc.session_token_len);
     ngx_lfv_driver_sha256(doc.session_token, doc.session_token_len);
     printf(" expiration=%lld\n", (long long) doc.expiration);
+}
+
+
+static void
+ngx_lfv_driver_sts(u_char *p, size_t len, ngx_http_lfv_sts_action_e action)
+{
+    char                    *err;
+    ngx_http_lfv_sts_doc_t   doc;
+
+    /* garbage first: the parser must set or wipe every byte */
+
+    memset(&doc, 0xa5, sizeof(doc));
+    err = NULL;
+
+    if (ngx_http_lfv_parse_sts_credentials(p, len, action, &doc, &err)
+        != NGX_OK)
+    {
+        printf("error: %s (%s)\n", err ? err : "(null)",
+               ngx_lfv_driver_wiped(&doc, sizeof(doc))
+               ? "wiped" : "NOT WIPED");
+        return;
+    }
+
+    printf("ok akid=%.*s secret_len=%u secret_sha256=",
+           (int) doc.creds.access_key_id_len, doc.creds.access_key_id,
+           (unsigned) doc.creds.secret_access_key_len);
+    ngx_lfv_driver_sha256(doc.creds.secret_access_key,
+                          doc.creds.secret_access_key_len);
+    printf(" token_len=%u token_sha256=",
+           (unsigned) doc.creds.session_token_len);
+    ngx_lfv_driver_sha256(doc.creds.session_token,
+                          doc.creds.session_token_len);
+    printf(" expiration=%lld arn=", (long long) doc.creds.expiration);
+    ngx_lfv_driver_escaped(doc.arn, doc.arn_len);
+    printf(" request_id=");
+    ngx_lfv_driver_escaped(doc.request_id, doc.request_id_len);
+    printf("\n");
+}
+
+
+static void
+ngx_lfv_driver_sts_error(u_char *p, size_t len)
+{
+    char                      *err;
+    ngx_http_lfv_sts_error_t   e;
+
+    memset(&e, 0xa5, sizeof(e));
+    err = NULL;
+
+    if (ngx_http_lfv_parse_sts_error(p, len, &e, &err) != NGX_OK) {
+        printf("error: %s (%s)\n", err ? err : "(null)",
+               ngx_lfv_driver_wiped(&e, sizeof(e)) ? "wiped" : "NOT WIPED");
+        return;
+    }
+
+    printf("ok type=");
+    ngx_lfv_driver_escaped(e.type, e.type_len);
+    printf(" code=");
+    ngx_lfv_driver_escaped(e.code, e.code_len);
+    printf(" message=");
+    ngx_lfv_driver_escaped(e.message, e.message_len);
+    printf(" request_id=");
+    ngx_lfv_driver_escaped(e.request_id, e.request_id_len);
+    printf("\n");
+}
+
+
+static ngx_uint_t
+ngx_lfv_driver_wiped(void *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (((u_char *) p)[i] != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -8,9 +8,9 @@
  * The few nginx core functions that the pure files of the module
  * (ngx_http_lfv_sigv4.c, ngx_http_lfv_request.c,
  * ngx_http_lfv_fetch_response.c, ngx_http_lfv_creds_doc.c,
- * ngx_http_lfv_time.c) call, for linking them without nginx into the
- * unit drivers and the fuzz targets.  Each one does what its
- * namesake in src/core/ngx_string.c does.
+ * ngx_http_lfv_sts_doc.c, ngx_http_lfv_time.c) call, for linking them
+ * without nginx into the unit drivers and the fuzz targets.  Each one
+ * does what its namesake in src/core/ngx_string.c does.
  */
 
 

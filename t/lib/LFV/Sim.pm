@@ -3,9 +3,18 @@ package LFV::Sim;
 # Starts the simulators under t/sim for a test and reads what they saw.
 #
 #   my $sim = LFV::Sim->lfv($t, keys => { AKID => { secret => 'S' } });
-#   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...})
+#   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...}), $sim->add_keys({...})
 #   my $imds = LFV::Sim->imds($t, %args);   $imds->control(POST => 'fault', {...})
 #   (name => 'imds2' starts a second one beside the first)
+#   my $sts = LFV::Sim->sts($t, args => [ '--token-file', $file, '--role', $arn ]);
+#   $sts->{port}, $sts->{ca} (unless --plain), $sts->journal, $sts->control(...)
+#   (name => 'sts2' a second one; the control API is plain HTTP on the same
+#   port also when the service is HTTPS)
+#
+# All of them share one keys file, prefix/keys.json (lfv: keys_file => FILE
+# to use another; sts too). set_keys replaces it, add_keys merges into it,
+# both under the lock the simulators take (FILE.lock), so a key set that
+# imds/container/sts issue at the same moment is not lost.
 
 use strict;
 use warnings;
@@ -13,6 +22,7 @@ use warnings;
 use JSON::PP;
 use IO::Socket::INET;
 use File::Path qw(make_path);
+use Fcntl qw(:flock);
 
 my $python = '/usr/bin/python3';
 
@@ -67,9 +77,41 @@ sub container {
     return $self;
 }
 
+# the STS simulator: AssumeRole / AssumeRoleWithWebIdentity; the key sets it
+# issues go into the shared keys file, each with its role "session"
+
+sub sts {
+    my ($class, $t, %o) = @_;
+    my @args = @{ $o{args} || [] };
+    my $keys = $o{keys_file} || $t->prefix . '/keys.json';
+    my $self = $class->_start($t, $o{name} || 'sts', 'sts_sim.py', '--keys', $keys, @args);
+    $self->{keys} = $keys;
+    $self->{ca} = "$self->{dir}/ca.pem" unless grep { $_ eq '--plain' } @args;
+    $self->{journal} = "$self->{dir}/journal.jsonl";
+    return $self;
+}
+
 sub set_keys {
     my ($self, $keys) = @_;
+    my $lock = _lock($self->{keys});
     _write_json($self->{keys}, $keys);
+}
+
+# merge { AKID => { secret => ..., token => ..., expires => ... } } into the keys file
+
+sub add_keys {
+    my ($self, $add) = @_;
+    my $lock = _lock($self->{keys});
+    my $keys = eval { decode_json(_slurp($self->{keys}) || '{}') } || {};
+    @$keys{ keys %$add } = values %$add;
+    _write_json($self->{keys}, $keys);
+}
+
+sub _lock {
+    my ($path) = @_;
+    open my $fh, '>>', "$path.lock" or die "$path.lock: $!";
+    flock($fh, LOCK_EX) or die "flock $path.lock: $!";
+    return $fh;             # unlocked when it goes out of scope
 }
 
 # every request the upstream saw, oldest first

@@ -1,0 +1,75 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LFV_STS_H_INCLUDED_
+#define _NGX_HTTP_LFV_STS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_http_lfv_fetch.h"
+#include "ngx_http_lfv_sts_doc.h"
+
+
+#define NGX_HTTP_LFV_STS_TOKEN_MAX    20000   /* WebIdentityToken */
+#define NGX_HTTP_LFV_ROLE_ARN_MAX     2048
+#define NGX_HTTP_LFV_SESSION_MAX      64
+
+
+/* where STS is reached: the regional endpoint, or endpoint= */
+
+typedef struct {
+    ngx_str_t                   region;
+    ngx_str_t                   url;            /* as configured or built */
+    ngx_addr_t                 *addr;           /* an address, NULL: name */
+    ngx_str_t                   name;           /* resolved and verified */
+    in_port_t                   port;
+    ngx_str_t                   host;           /* the Host header */
+    ngx_str_t                   path;
+    ngx_ssl_t                  *ssl;            /* NULL: http:// loopback */
+    ngx_resolver_t             *resolver;
+    ngx_msec_t                  resolver_timeout;
+} ngx_http_lfv_sts_conf_t;
+
+
+/*
+ * The endpoint: "url" if given (https://, or http:// to a loopback
+ * address for tests), else https://sts.REGION.amazonaws.com; a name
+ * needs nginx's "resolver" in the http block, which "resolver" holds
+ * (NULL: none).  "ca" is the file certificates are verified with.
+ */
+char *ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_sts_conf_t *scf,
+    ngx_str_t *url, ngx_str_t *ca, ngx_resolver_t *resolver,
+    ngx_msec_t resolver_timeout);
+
+/* where a fetch of STS goes */
+void ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
+    ngx_http_lfv_fetch_t *f);
+
+/*
+ * The unsigned AssumeRoleWithWebIdentity request, in the Query protocol
+ * (a form body); the token is copied into the request only
+ */
+ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
+    ngx_http_lfv_sts_conf_t *scf, ngx_str_t *role_arn, ngx_str_t *session,
+    u_char *token, size_t token_len);
+
+/*
+ * STS's answer: NGX_OK and the credentials in *doc, or NGX_ERROR and
+ * why in "error" (up to "size" bytes, NUL-terminated): STS's error code
+ * and message, or what was wrong with the answer
+ */
+ngx_int_t ngx_http_lfv_sts_answer(ngx_http_lfv_http_response_t *resp,
+    ngx_http_lfv_sts_action_e action, ngx_http_lfv_sts_doc_t *doc,
+    u_char *error, size_t size);
+
+/* a RoleSessionName or SourceIdentity: [\w+=,.@-]{2,64} */
+ngx_int_t ngx_http_lfv_sts_check_name(ngx_str_t *name);
+
+
+#endif /* _NGX_HTTP_LFV_STS_H_INCLUDED_ */
