@@ -25,8 +25,6 @@ static char *ngx_http_lfv_credentials_imds(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf);
 static char *ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_uint_t required);
-static char *ngx_http_lfv_credentials_sts(ngx_conf_t *cf,
-    ngx_http_lfv_creds_conf_t *ccf);
 static char *ngx_http_lfv_credentials_endpoint(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *url);
 static ngx_int_t ngx_http_lfv_credentials_allowed(ngx_addr_t *addr);
@@ -52,6 +50,7 @@ static ngx_str_t  ngx_http_lfv_source_names[] = {
     ngx_string("container"),
     ngx_string("imds"),
     ngx_string("web_identity"),
+    ngx_string("assume_role"),
 };
 
 
@@ -168,6 +167,10 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             if (ngx_strncmp(value[i].data, "endpoint=", 9) == 0) {
+                if (ccf->sts_url.len) {
+                    return "has endpoint= with \"lfv_sts_endpoint\"";
+                }
+
                 ccf->sts_url.data = value[i].data + 9;
                 ccf->sts_url.len = value[i].len - 9;
                 continue;
@@ -338,12 +341,12 @@ ngx_http_lfv_credentials_init_conf(ngx_conf_t *cf,
         || ccf->source == NGX_HTTP_LFV_CREDS_IMDS)
     {
         ccf->endpoint_name = ccf->endpoint.addrs[0].name;
-        return ngx_http_lfv_credentials_zone(cf, ccf);
+        return ngx_http_lfv_credentials_zone(cf, ccf, NULL);
     }
 
     if (ccf->source == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
         ccf->endpoint_name = ccf->sts.url;
-        return ngx_http_lfv_credentials_zone(cf, ccf);
+        return ngx_http_lfv_credentials_zone(cf, ccf, NULL);
     }
 
     return NGX_CONF_OK;
@@ -642,7 +645,7 @@ ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
  * else the http block's lfv_region; its names need nginx's resolver
  */
 
-static char *
+char *
 ngx_http_lfv_credentials_sts(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
 {
     u_char                    *p;
@@ -650,6 +653,13 @@ ngx_http_lfv_credentials_sts(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
     ngx_resolver_t            *resolver;
     ngx_http_lfv_loc_conf_t   *llcf;
     ngx_http_core_loc_conf_t  *clcf;
+
+    if (ccf->sts.host.len) {
+
+        /* set up already: web_identity's, which the roles share */
+
+        return NGX_CONF_OK;
+    }
 
     region = &ccf->sts.region;
     *region = ccf->sts_region;
@@ -672,8 +682,8 @@ ngx_http_lfv_credentials_sts(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
 
     if (region->len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"lfv_credentials web_identity\" needs a region "
-                           "for STS: region=, AWS_REGION, AWS_DEFAULT_REGION "
+                           "STS needs a region: region= of \"lfv_credentials "
+                           "web_identity\", AWS_REGION, AWS_DEFAULT_REGION "
                            "or \"lfv_region\" in the http block");
         return NGX_CONF_ERROR;
     }
@@ -824,7 +834,7 @@ ngx_http_lfv_credentials_allowed(ngx_addr_t *addr)
 ngx_str_t *
 ngx_http_lfv_credentials_source_name(ngx_uint_t source)
 {
-    if (source > NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
+    if (source > NGX_HTTP_LFV_CREDS_ASSUME_ROLE) {
         source = NGX_HTTP_LFV_CREDS_NONE;
     }
 

@@ -22,7 +22,8 @@
 #define NGX_HTTP_LFV_CREDS_CONTAINER     3
 #define NGX_HTTP_LFV_CREDS_IMDS          4
 #define NGX_HTTP_LFV_CREDS_WEB_IDENTITY  5
-#define NGX_HTTP_LFV_CREDS_AUTO          6
+#define NGX_HTTP_LFV_CREDS_ASSUME_ROLE   6      /* a team's role= */
+#define NGX_HTTP_LFV_CREDS_AUTO          7
 
 #define NGX_HTTP_LFV_ERROR_MAX           512
 
@@ -108,7 +109,9 @@ typedef struct {
 } ngx_http_lfv_creds_state_t;
 
 
-typedef struct {
+typedef struct ngx_http_lfv_creds_conf_s  ngx_http_lfv_creds_conf_t;
+
+struct ngx_http_lfv_creds_conf_s {
     ngx_uint_t                  provider;       /* as configured */
     ngx_uint_t                  source;         /* as resolved */
     ngx_http_lfv_creds_t        fixed;          /* static and env */
@@ -136,6 +139,12 @@ typedef struct {
     ngx_str_t                   session_name;
     ngx_str_t                   ca;             /* lfv_ssl_trusted_... */
 
+    /* a team's role: AssumeRole signed with the base credentials */
+    ngx_str_t                   team;
+    ngx_http_lfv_sts_role_t     role;
+    ngx_http_lfv_creds_conf_t  *base;
+    ngx_http_lfv_sigv4_crypto_t *crypto;
+
     ngx_msec_t                  timeout;
     time_t                      grace;
     ngx_msec_t                  wait;
@@ -150,7 +159,7 @@ typedef struct {
     ngx_event_t                 watch;
 
     void                       *refresher;
-} ngx_http_lfv_creds_conf_t;
+};
 
 
 /* a request's place in the worker's queue of waiting requests */
@@ -170,6 +179,10 @@ ngx_int_t ngx_http_lfv_credentials_init_worker(ngx_cycle_t *cycle,
 
 /* the record's zone, for fetched credentials (ngx_http_lfv_creds_record.c) */
 char *ngx_http_lfv_credentials_zone(ngx_conf_t *cf,
+    ngx_http_lfv_creds_conf_t *ccf, ngx_str_t *name);
+
+/* the module's STS: its region, endpoint and TLS (web_identity, roles) */
+char *ngx_http_lfv_credentials_sts(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf);
 
 /*

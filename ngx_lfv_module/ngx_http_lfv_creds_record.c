@@ -41,11 +41,13 @@ static ngx_str_t  ngx_http_lfv_zone_name = ngx_string("lfv_credentials");
 
 
 char *
-ngx_http_lfv_credentials_zone(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
+ngx_http_lfv_credentials_zone(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf,
+    ngx_str_t *name)
 {
     ngx_http_lfv_creds_t  *local;
 
-    ccf->shm_zone = ngx_shared_memory_add(cf, &ngx_http_lfv_zone_name,
+    ccf->shm_zone = ngx_shared_memory_add(cf, name ? name
+                                              : &ngx_http_lfv_zone_name,
                                           NGX_HTTP_LFV_ZONE_SIZE,
                                           &ngx_http_lfv_module);
     if (ccf->shm_zone == NULL) {

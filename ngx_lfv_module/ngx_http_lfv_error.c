@@ -160,6 +160,9 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
     ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
         "InternalServerException", "credentials_unavailable",
         "the proxy has no usable AWS credentials"),
+    ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
+        "InternalServerException", "role_credentials_unavailable",
+        "the proxy has no usable credentials of the team's role"),
     ngx_http_lfv_rule(NGX_HTTP_INTERNAL_SERVER_ERROR,
         "InternalServerException", "internal", "the proxy failed"),
 
@@ -545,7 +548,9 @@ ngx_http_lfv_envelope_code(ngx_http_lfv_reason_t *rs)
     static ngx_str_t  unavailable = ngx_string("CREDENTIALS_UNAVAILABLE");
     static ngx_str_t  internal = ngx_string("INTERNAL_ERROR");
 
-    if (rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_CREDENTIALS]) {
+    if (rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_CREDENTIALS]
+        || rs == &ngx_http_lfv_reasons[NGX_HTTP_LFV_NO_ROLE_CREDENTIALS])
+    {
         return &unavailable;
     }
 

@@ -50,7 +50,7 @@ static void ngx_http_lfv_continue(ngx_http_request_t *r,
 static void ngx_http_lfv_delay(ngx_http_request_t *r, ngx_msec_t delay);
 static void ngx_http_lfv_wait_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_lfv_wait(ngx_http_request_t *r,
-    ngx_http_lfv_ctx_t *ctx);
+    ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_creds_conf_t *ccf);
 static void ngx_http_lfv_wait_cleanup(void *data);
 static void ngx_http_lfv_resume(ngx_http_request_t *r,
     ngx_http_lfv_ctx_t *ctx, ngx_http_lfv_reason_e reason);
@@ -614,8 +614,12 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ngx_http_lfv_creds_conf_t  *ccf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
-    ccf = &lmcf->creds;
     audit = ctx->audit;
+
+    /* a team with a role of its own is signed by it, or not at all */
+
+    ccf = (audit->policy && audit->policy->role) ? audit->policy->role
+                                                 : &lmcf->creds;
 
     ngx_http_lfv_credentials_unwait(&ctx->waiter);
 
@@ -625,7 +629,7 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         waited = ngx_current_msec - ctx->wait_start;
 
         if (waited < ccf->wait) {
-            if (ngx_http_lfv_wait(r, ctx) != NGX_OK) {
+            if (ngx_http_lfv_wait(r, ctx, ccf) != NGX_OK) {
                 ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_INTERNAL);
                 return;
             }
@@ -645,7 +649,9 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     if (rc != NGX_OK) {
         ctx->retry_after = ngx_max(ctx->retry_after, 1);
 
-        ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_NO_CREDENTIALS);
+        ngx_http_lfv_resume(r, ctx, (ccf == &lmcf->creds)
+                                    ? NGX_HTTP_LFV_NO_CREDENTIALS
+                                    : NGX_HTTP_LFV_NO_ROLE_CREDENTIALS);
         return;
     }
 
@@ -694,10 +700,10 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 /* in the worker's queue, woken when the credentials record changes */
 
 static ngx_int_t
-ngx_http_lfv_wait(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
+ngx_http_lfv_wait(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
+    ngx_http_lfv_creds_conf_t *ccf)
 {
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_lfv_main_conf_t   *lmcf;
+    ngx_pool_cleanup_t  *cln;
 
     if (!ctx->waiter_cleanup) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -711,10 +717,8 @@ ngx_http_lfv_wait(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         ctx->waiter_cleanup = 1;
     }
 
-    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
-
     ctx->waiter.event = r->connection->write;
-    ngx_http_lfv_credentials_wait(&lmcf->creds, &ctx->waiter);
+    ngx_http_lfv_credentials_wait(ccf, &ctx->waiter);
 
     return NGX_OK;
 }

@@ -14,6 +14,7 @@
 #include "ngx_http_lfv_variables.h"
 #include "ngx_http_lfv_refresh.h"
 #include "ngx_http_lfv_status.h"
+#include "ngx_http_lfv_roles.h"
 #include "ngx_http_lfv_envelope.h"
 #include "ngx_http_lfv_error.h"
 #include "ngx_http_lfv_body.h"
@@ -173,6 +174,13 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       offsetof(ngx_http_lfv_main_conf_t, creds.ca),
       NULL },
 
+    { ngx_string("lfv_sts_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, creds.sts_url),
+      NULL },
+
     { ngx_string("lfv_credentials_wait"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -304,7 +312,7 @@ ngx_http_lfv_init_process(ngx_cycle_t *cycle)
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lfv_module);
 
-    if (lmcf == NULL || lmcf->creds.sh == NULL) {
+    if (lmcf == NULL) {
         return NGX_OK;
     }
 
@@ -314,7 +322,13 @@ ngx_http_lfv_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_lfv_refresh_init_worker(cycle, &lmcf->creds);
+    if (lmcf->creds.sh
+        && ngx_http_lfv_refresh_init_worker(cycle, &lmcf->creds) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_lfv_roles_init_worker(cycle, lmcf);
 }
 
 
@@ -350,6 +364,9 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_lfv_main_conf_t *lmcf = conf;
 
+    ngx_uint_t              i;
+    ngx_http_lfv_policy_t  *policy;
+
     if (!lmcf->enabled) {
         return NGX_CONF_OK;
     }
@@ -358,7 +375,24 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_lfv_credentials_init_conf(cf, &lmcf->creds);
+    policy = lmcf->policy.policies.elts;
+
+    for (i = 0; i < lmcf->policy.policies.nelts; i++) {
+
+        /* STS is across the internet: its steps get more time */
+
+        if (policy[i].role_arn.len
+            && lmcf->creds.timeout == NGX_CONF_UNSET_MSEC)
+        {
+            lmcf->creds.timeout = 5000;
+        }
+    }
+
+    if (ngx_http_lfv_credentials_init_conf(cf, &lmcf->creds) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_lfv_roles_init_conf(cf, lmcf);
 }
 
 

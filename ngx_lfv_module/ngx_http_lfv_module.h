@@ -26,6 +26,7 @@
 
 
 typedef struct {
+    ngx_http_lfv_creds_t       *creds;          /* whose: the base, a role */
     ngx_uint_t                  generation;     /* of the credentials */
     ngx_str_t                   region;
     u_char                      date[NGX_HTTP_LFV_DATE_LEN];
@@ -36,6 +37,8 @@ typedef struct {
 typedef struct {
     ngx_http_lfv_creds_conf_t   creds;
     ngx_http_lfv_policy_conf_t  policy;
+    ngx_array_t                 roles;          /* ngx_http_lfv_creds_conf_t *
+                                                   of teams with role= */
     ngx_http_lfv_sigv4_crypto_t crypto;
     ngx_http_lfv_key_cache_t    keys[NGX_HTTP_LFV_KEY_CACHE];
     ngx_uint_t                  next_key;

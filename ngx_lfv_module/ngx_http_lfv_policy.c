@@ -18,12 +18,13 @@ static char *ngx_http_lfv_policy_param(ngx_conf_t *cf,
 static char *ngx_http_lfv_policy_regex(ngx_conf_t *cf,
     ngx_http_lfv_policy_t *policy, ngx_str_t *pattern);
 static ngx_int_t ngx_http_lfv_policy_number(ngx_str_t *value, size_t skip);
+static ngx_int_t ngx_http_lfv_policy_arn(ngx_str_t *arn);
 
 
 /*
  * lfv_policy team|default [projects=regex] [max_min_units=n]
  *     [max_max_units=n] [rate=n r/s | r/m] [burst=n] [nodelay | delay=n]
- *     [dry_run] [budget=units/time];
+ *     [dry_run] [budget=units/time] [role=arn] [role_duration=time];
  */
 
 char *
@@ -83,6 +84,12 @@ ngx_http_lfv_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (policy->burst && policy->rate == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"burst\" needs \"rate\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (policy->role_duration && policy->role_arn.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"role_duration\" needs \"role\"");
         return NGX_CONF_ERROR;
     }
 
@@ -195,6 +202,33 @@ ngx_http_lfv_policy_param(ngx_conf_t *cf, ngx_http_lfv_policy_t *policy,
 
     if (ngx_strcmp(value->data, "dry_run") == 0) {
         policy->dry_run = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "role=", 5) == 0) {
+        policy->role_arn.data = value->data + 5;
+        policy->role_arn.len = value->len - 5;
+
+        if (ngx_http_lfv_policy_arn(&policy->role_arn) != NGX_OK) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "role_duration=", 14) == 0) {
+        s.data = value->data + 14;
+        s.len = value->len - 14;
+
+        /* what STS takes for a role session: 15 minutes to 12 hours */
+
+        policy->role_duration = ngx_parse_time(&s, 1);
+        if (policy->role_duration == (time_t) NGX_ERROR
+            || policy->role_duration < 900 || policy->role_duration > 43200)
+        {
+            goto invalid;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -358,6 +392,33 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* an IAM role's ARN: arn:PARTITION:iam::ACCOUNT:role/NAME */
+
+static ngx_int_t
+ngx_http_lfv_policy_arn(ngx_str_t *arn)
+{
+    u_char  *p;
+
+    if (arn->len < sizeof("arn:aws:iam::123456789012:role/x") - 1
+        || arn->len > 2048
+        || ngx_strncmp(arn->data, "arn:", 4) != 0
+        || ngx_strlcasestrn(arn->data, arn->data + arn->len,
+                            (u_char *) ":role/", 6 - 1)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (p = arn->data; p < arn->data + arn->len; p++) {
+        if (*p <= ' ' || *p >= 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 char *
 ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_policy_conf_t *pcf)
 {
@@ -367,6 +428,13 @@ ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_policy_conf_t *pcf)
     policy = pcf->policies.elts;
 
     for (i = 0; i < pcf->policies.nelts; i++) {
+
+        /* the array may have moved since the default was pushed */
+
+        if (policy[i].team.len == 0) {
+            pcf->default_policy = &policy[i];
+        }
+
         if ((policy[i].rate || policy[i].budget) && pcf->zone == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "rate= and budget= need \"lfv_policy_zone\"");

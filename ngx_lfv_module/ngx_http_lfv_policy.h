@@ -31,6 +31,11 @@ typedef struct {
     ngx_flag_t                  dry_run;
     ngx_uint_t                  budget;         /* 0: no budget */
     time_t                      window;
+
+    /* role=: the team's requests are signed by its own role session */
+    ngx_str_t                   role_arn;
+    time_t                      role_duration;
+    void                       *role;           /* its credentials */
 } ngx_http_lfv_policy_t;
 
 

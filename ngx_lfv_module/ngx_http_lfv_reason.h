@@ -66,6 +66,7 @@ typedef enum {
 
     /* signing */
     NGX_HTTP_LFV_NO_CREDENTIALS,
+    NGX_HTTP_LFV_NO_ROLE_CREDENTIALS,
     NGX_HTTP_LFV_INTERNAL,
 
     /* nginx refused the request itself ($status says how) */

@@ -190,7 +190,9 @@ ngx_http_lfv_refresh_begin(ngx_http_lfv_refresher_t *rf)
     rf->v1 = 0;
     rf->token_len = 0;
 
-    if (rf->ccf->source == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
+    if (rf->ccf->source == NGX_HTTP_LFV_CREDS_WEB_IDENTITY
+        || rf->ccf->source == NGX_HTTP_LFV_CREDS_ASSUME_ROLE)
+    {
         rf->step = NGX_HTTP_LFV_STEP_STS;
 
     } else if (rf->ccf->source == NGX_HTTP_LFV_CREDS_CONTAINER) {
@@ -355,10 +357,40 @@ ngx_http_lfv_refresh_sts_request(ngx_http_lfv_refresher_t *rf,
 {
     u_char                     *token;
     size_t                      len;
+    time_t                      retry_after;
     ngx_buf_t                  *b;
+    ngx_http_lfv_creds_t       *creds;
     ngx_http_lfv_creds_conf_t  *ccf;
+    ngx_http_lfv_sts_signer_t   signer;
 
     ccf = rf->ccf;
+
+    if (ccf->source == NGX_HTTP_LFV_CREDS_ASSUME_ROLE) {
+
+        /* a team's role: asked for with the base credentials */
+
+        if (ngx_http_lfv_credentials_get(ccf->base, &creds, &retry_after)
+            != NGX_OK)
+        {
+            ngx_http_lfv_refresh_fail(rf, "no base credentials to sign "
+                                      "AssumeRole with");
+            return NULL;
+        }
+
+        signer.access_key_id = &creds->access_key_id;
+        signer.secret_access_key = &creds->secret_access_key;
+        signer.session_token = &creds->session_token;
+
+        b = ngx_http_lfv_sts_assume_role(pool, &ccf->sts, ccf->crypto,
+                                         &signer, &ccf->role);
+        if (b == NULL) {
+            ngx_http_lfv_refresh_fail(rf, "cannot sign the AssumeRole "
+                                      "request");
+            return NULL;
+        }
+
+        return b;
+    }
 
     token = ngx_pnalloc(pool, NGX_HTTP_LFV_STS_TOKEN_MAX);
     if (token == NULL) {
@@ -698,7 +730,11 @@ ngx_http_lfv_refresh_sts_answer(ngx_http_lfv_refresher_t *rf)
         return;
     }
 
-    rc = ngx_http_lfv_sts_answer(&rf->fetch.resp, NGX_HTTP_LFV_STS_WEB_IDENTITY,
+    rc = ngx_http_lfv_sts_answer(&rf->fetch.resp,
+                                 rf->ccf->source
+                                 == NGX_HTTP_LFV_CREDS_ASSUME_ROLE
+                                 ? NGX_HTTP_LFV_STS_ASSUME_ROLE
+                                 : NGX_HTTP_LFV_STS_WEB_IDENTITY,
                                  doc, error, sizeof(error));
 
     ngx_explicit_memzero(body->data, body->len);

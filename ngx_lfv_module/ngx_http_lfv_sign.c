@@ -165,7 +165,11 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
 }
 
 
-/* a signing key is derived once a day per credentials and region */
+/*
+ * A signing key is derived once a day per credentials and region; the
+ * credentials are told apart by whose they are (the base, each team's
+ * role) and their generation, which each record counts on its own.
+ */
 
 static ngx_http_lfv_sigv4_key_t *
 ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
@@ -180,7 +184,8 @@ ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
     for (i = 0; i < NGX_HTTP_LFV_KEY_CACHE; i++) {
         kc = &lmcf->keys[i];
 
-        if (kc->generation == creds->generation
+        if (kc->creds == creds
+            && kc->generation == creds->generation
             && kc->region.len == sr->region.len
             && ngx_strncmp(kc->region.data, sr->region.data, sr->region.len)
                == 0
@@ -212,6 +217,7 @@ ngx_http_lfv_sign_key(ngx_http_request_t *r, ngx_http_lfv_creds_t *creds,
                    "lfv: derived a signing key for region \"%V\"",
                    &sr->region);
 
+    kc->creds = creds;
     kc->generation = creds->generation;
     kc->region = sr->region;
     ngx_memcpy(kc->date, ngx_http_lfv_sigv4_date(sr), NGX_HTTP_LFV_DATE_LEN);

@@ -35,6 +35,7 @@ typedef struct {
 static ngx_int_t ngx_http_lfv_status_handler(ngx_http_request_t *r);
 static void ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
     ngx_uint_t ready);
+static void ngx_http_lfv_status_roles(ngx_http_lfv_status_page_t *pg);
 static void ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node);
 static void ngx_http_lfv_status_reasons(ngx_http_lfv_status_page_t *pg,
@@ -146,6 +147,7 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     }
 
     ngx_http_lfv_status_credentials(&pg, ready);
+    ngx_http_lfv_status_roles(&pg);
 
     if (pg.prometheus) {
 
@@ -298,6 +300,95 @@ ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
 
     ngx_http_lfv_status_escaped(pg, &error);
     ngx_http_lfv_status_printf(pg, "\"}");
+}
+
+
+/* the credentials of the teams' roles: their state, never a secret */
+
+static void
+ngx_http_lfv_status_roles(ngx_http_lfv_status_page_t *pg)
+{
+    time_t                       expires_in;
+    ngx_str_t                    akid, error;
+    ngx_uint_t                   i, family;
+    ngx_http_lfv_main_conf_t    *lmcf;
+    ngx_http_lfv_creds_conf_t  **role;
+    ngx_http_lfv_creds_state_t   st;
+
+    static char  *families[] = {
+        "# HELP lfv_role_credentials_expiry_seconds Seconds until the "
+        "credentials of a team's role expire.\n"
+        "# TYPE lfv_role_credentials_expiry_seconds gauge\n",
+        "# HELP lfv_role_credentials_failures Failed AssumeRole calls in a "
+        "row.\n"
+        "# TYPE lfv_role_credentials_failures gauge\n"
+    };
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+
+    role = lmcf->roles.elts;
+
+    if (pg->prometheus) {
+
+        for (family = 0; lmcf->roles.nelts && family < 2; family++) {
+            ngx_http_lfv_status_printf(pg, "%s", families[family]);
+
+            for (i = 0; i < lmcf->roles.nelts; i++) {
+                ngx_http_lfv_credentials_state(role[i], &st);
+
+                if (family == 0 && !st.has_keys) {
+                    continue;
+                }
+
+                ngx_http_lfv_status_printf(pg, "lfv_role_credentials_%s"
+                                           "{team=\"",
+                                           family ? "failures"
+                                                  : "expiry_seconds");
+                ngx_http_lfv_status_escaped(pg, &role[i]->team);
+                ngx_http_lfv_status_printf(pg, "\"} %T\n",
+                                           family ? (time_t) st.failures
+                                           : st.expiration - ngx_time());
+            }
+        }
+
+        return;
+    }
+
+    ngx_http_lfv_status_printf(pg, ",\"roles\":{");
+
+    for (i = 0; i < lmcf->roles.nelts; i++) {
+        ngx_http_lfv_credentials_state(role[i], &st);
+
+        akid.data = st.access_key_id;
+        akid.len = st.access_key_id_len;
+        error.data = st.error;
+        error.len = st.error_len;
+        expires_in = st.expiration - ngx_time();
+
+        ngx_http_lfv_status_printf(pg, "%s\"", i ? "," : "");
+        ngx_http_lfv_status_escaped(pg, &role[i]->team);
+        ngx_http_lfv_status_printf(pg, "\":{\"role_arn\":\"");
+        ngx_http_lfv_status_escaped(pg, &role[i]->role.arn);
+        ngx_http_lfv_status_printf(pg, "\",\"session\":\"%V\","
+                                   "\"access_key_id\":\"%V\","
+                                   "\"expires_in\":",
+                                   &role[i]->role.session_name, &akid);
+
+        if (st.has_keys) {
+            ngx_http_lfv_status_printf(pg, "%T", expires_in);
+
+        } else {
+            ngx_http_lfv_status_printf(pg, "null");
+        }
+
+        ngx_http_lfv_status_printf(pg, ",\"last_refresh\":%T,"
+                                   "\"failures\":%ui,\"last_error\":\"",
+                                   st.refreshed, st.failures);
+        ngx_http_lfv_status_escaped(pg, &error);
+        ngx_http_lfv_status_printf(pg, "\"}");
+    }
+
+    ngx_http_lfv_status_printf(pg, "}");
 }
 
 

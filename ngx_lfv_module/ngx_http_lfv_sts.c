@@ -260,6 +260,158 @@ ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
 }
 
 
+ngx_buf_t *
+ngx_http_lfv_sts_assume_role(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
+    ngx_http_lfv_sigv4_crypto_t *crypto, ngx_http_lfv_sts_signer_t *signer,
+    ngx_http_lfv_sts_role_t *role)
+{
+    u_char                        *p, *scratch, *body;
+    size_t                         len, size;
+    ngx_tm_t                       tm;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_http_lfv_sigv4_key_t       key;
+    ngx_http_lfv_sigv4_request_t   sr;
+    u_char                         date[NGX_HTTP_LFV_AMZ_DATE_LEN];
+    u_char                         signature[NGX_HTTP_LFV_SHA256_HEX_LEN];
+
+    static ngx_str_t  service = ngx_string("sts");
+    static ngx_str_t  method = ngx_string("POST");
+    static ngx_str_t  form = ngx_string("application/x-www-form-urlencoded; "
+                                        "charset=utf-8");
+
+    /* the form body */
+
+    len = sizeof("Action=AssumeRole&Version=2011-06-15&RoleArn="
+                 "&RoleSessionName=&DurationSeconds=&SourceIdentity="
+                 "&Tags.member.1.Key=lfv-team&Tags.member.1.Value=") - 1
+          + ngx_http_lfv_sts_form_len(role->arn.data, role->arn.len)
+          + ngx_http_lfv_sts_form_len(role->session_name.data,
+                                      role->session_name.len)
+          + NGX_TIME_T_LEN
+          + ngx_http_lfv_sts_form_len(role->source_identity.data,
+                                      role->source_identity.len)
+          + ngx_http_lfv_sts_form_len(role->tag.data, role->tag.len);
+
+    body = ngx_pnalloc(pool, len);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(body, "Action=AssumeRole&Version=2011-06-15&RoleArn=",
+                   sizeof("Action=AssumeRole&Version=2011-06-15&RoleArn=")
+                   - 1);
+    p = ngx_http_lfv_sts_form(p, role->arn.data, role->arn.len);
+    p = ngx_cpymem(p, "&RoleSessionName=", sizeof("&RoleSessionName=") - 1);
+    p = ngx_http_lfv_sts_form(p, role->session_name.data,
+                              role->session_name.len);
+    p = ngx_sprintf(p, "&DurationSeconds=%T&SourceIdentity=", role->duration);
+    p = ngx_http_lfv_sts_form(p, role->source_identity.data,
+                              role->source_identity.len);
+    p = ngx_cpymem(p, "&Tags.member.1.Key=lfv-team&Tags.member.1.Value=",
+                   sizeof("&Tags.member.1.Key=lfv-team&Tags.member.1.Value=")
+                   - 1);
+    p = ngx_http_lfv_sts_form(p, role->tag.data, role->tag.len);
+
+    len = p - body;
+
+    /* signed as AWS's SDKs sign the Query protocol */
+
+    ngx_gmtime(ngx_time(), &tm);
+
+    (void) ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    ngx_memzero(&sr, sizeof(ngx_http_lfv_sigv4_request_t));
+
+    sr.method = method;
+    sr.uri = scf->path;
+    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = form;
+    sr.header[NGX_HTTP_LFV_H_HOST] = scf->host;
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = date;
+    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
+    sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = *signer->session_token;
+    sr.region = scf->region;
+    sr.service = service;
+    sr.access_key_id = *signer->access_key_id;
+
+    if (ngx_http_lfv_sigv4_sha256_hex(crypto, body, len, sr.payload_hash)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    size = ngx_http_lfv_sigv4_canonical_len(&sr) + 256;
+
+    scratch = ngx_pnalloc(pool, size);
+    if (scratch == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&key, sizeof(ngx_http_lfv_sigv4_key_t));
+
+    rc = ngx_http_lfv_sigv4_derive_key(crypto, signer->secret_access_key,
+                                       date, &sr.region, &sr.service, &key);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_lfv_sigv4_signature(crypto, &sr, &key, scratch, size,
+                                          signature);
+    }
+
+    ngx_http_lfv_sigv4_key_free(&key);
+    ngx_explicit_memzero(&key, sizeof(ngx_http_lfv_sigv4_key_t));
+
+    /* the canonical request held the session token */
+
+    ngx_explicit_memzero(scratch, size);
+
+    if (rc != NGX_OK) {
+        return NULL;
+    }
+
+    size = sizeof("POST  HTTP/1.0" CRLF) - 1 + scf->path.len
+           + sizeof("Host: " CRLF) - 1 + scf->host.len
+           + sizeof("Content-Type: " CRLF) - 1 + form.len
+           + sizeof("X-Amz-Date: " CRLF) - 1 + NGX_HTTP_LFV_AMZ_DATE_LEN
+           + sizeof("X-Amz-Security-Token: " CRLF) - 1
+           + signer->session_token->len
+           + sizeof("Authorization: " CRLF) - 1
+           + ngx_http_lfv_sigv4_authorization_len(&sr)
+           + sizeof("Accept: text/xml" CRLF) - 1
+           + sizeof("Content-Length: " CRLF CRLF) - 1 + NGX_SIZE_T_LEN
+           + len;
+
+    b = ngx_create_temp_buf(pool, size);
+    if (b == NULL) {
+        ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "POST %V HTTP/1.0" CRLF "Host: %V" CRLF
+                          "Content-Type: %V" CRLF "X-Amz-Date: %*s" CRLF,
+                          &scf->path, &scf->host, &form,
+                          (size_t) NGX_HTTP_LFV_AMZ_DATE_LEN, date);
+
+    if (signer->session_token->len) {
+        b->last = ngx_sprintf(b->last, "X-Amz-Security-Token: %V" CRLF,
+                              signer->session_token);
+    }
+
+    b->last = ngx_cpymem(b->last, "Authorization: ",
+                         sizeof("Authorization: ") - 1);
+    b->last = ngx_http_lfv_sigv4_authorization(&sr, signature, b->last);
+
+    ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
+
+    b->last = ngx_sprintf(b->last, CRLF "Accept: text/xml" CRLF
+                          "Content-Length: %uz" CRLF CRLF, len);
+    b->last = ngx_cpymem(b->last, body, len);
+
+    return b;
+}
+
+
 ngx_int_t
 ngx_http_lfv_sts_answer(ngx_http_lfv_http_response_t *resp,
     ngx_http_lfv_sts_action_e action, ngx_http_lfv_sts_doc_t *doc,

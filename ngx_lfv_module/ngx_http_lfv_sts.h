@@ -14,6 +14,7 @@
 
 #include "ngx_http_lfv_fetch.h"
 #include "ngx_http_lfv_sts_doc.h"
+#include "ngx_http_lfv_sigv4.h"
 
 
 #define NGX_HTTP_LFV_STS_TOKEN_MAX    20000   /* WebIdentityToken */
@@ -58,6 +59,34 @@ void ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
 ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
     ngx_http_lfv_sts_conf_t *scf, ngx_str_t *role_arn, ngx_str_t *session,
     u_char *token, size_t token_len);
+
+/* who asks AssumeRole: the base credentials, which sign the request */
+
+typedef struct {
+    ngx_str_t                  *access_key_id;
+    ngx_str_t                  *secret_access_key;
+    ngx_str_t                  *session_token;
+} ngx_http_lfv_sts_signer_t;
+
+
+/* the role session asked for: what CloudTrail records of the team */
+
+typedef struct {
+    ngx_str_t                   arn;
+    ngx_str_t                   session_name;
+    ngx_str_t                   source_identity;
+    ngx_str_t                   tag;            /* the lfv-team tag's value */
+    time_t                      duration;
+} ngx_http_lfv_sts_role_t;
+
+
+/*
+ * AssumeRole, signed with SigV4 for service "sts" by the signer; NULL on
+ * an error of memory or of the digest (logged by the caller)
+ */
+ngx_buf_t *ngx_http_lfv_sts_assume_role(ngx_pool_t *pool,
+    ngx_http_lfv_sts_conf_t *scf, ngx_http_lfv_sigv4_crypto_t *crypto,
+    ngx_http_lfv_sts_signer_t *signer, ngx_http_lfv_sts_role_t *role);
 
 /*
  * STS's answer: NGX_OK and the credentials in *doc, or NGX_ERROR and

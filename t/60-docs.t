@@ -254,7 +254,7 @@ for my $r (@reasons) {
     my $d = $documented_reason{$r->{name}};
     ok($d, "error table: row for $r->{name}") or next;
 
-    my $envelope = $r->{name} eq 'credentials_unavailable' ? $unavailable
+    my $envelope = $r->{name} =~ /^(?:role_)?credentials_unavailable$/ ? $unavailable
         : $envelope_of{$r->{code}} // $internal;
 
     is($d->{status}, $r->{status}, "$r->{name}: status");

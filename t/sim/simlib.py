@@ -1,4 +1,5 @@
-"""Shared pieces of the test simulators (lfv_sim, imds_sim, container_sim, sts_sim).
+"""Shared pieces of the test simulators (lfv_sim, imds_sim, container_sim, sts_sim,
+dns_sim).
 
 Standard library only at import time, so imds_sim and container_sim start
 fast; the certificates need python3-cryptography and the SigV4 check

@@ -10,8 +10,12 @@ package LFV::Sim;
 #   $sts->{port}, $sts->{ca} (unless --plain), $sts->journal, $sts->control(...)
 #   (name => 'sts2' a second one; the control API is plain HTTP on the same
 #   port also when the service is HTTPS)
+#   my $dns = LFV::Sim->dns($t, args => [ '--name', 'sts.test=127.0.0.1' ]);
+#   $dns->{port} (UDP: "resolver 127.0.0.1:$dns->{port}"), $dns->journal,
+#   $dns->control(POST => 'names', {...}) (name => 'dns2' a second one; its
+#   control API is plain HTTP on TCP, with the same port number)
 #
-# All of them share one keys file, prefix/keys.json (lfv: keys_file => FILE
+# All of them but dns share one keys file, prefix/keys.json (lfv: keys_file => FILE
 # to use another; sts too). set_keys replaces it, add_keys merges into it,
 # both under the lock the simulators take (FILE.lock), so a key set that
 # imds/container/sts issue at the same moment is not lost.
@@ -91,6 +95,16 @@ sub sts {
     return $self;
 }
 
+# the DNS simulator (UDP) for nginx's resolver: A records of the --name
+# NAME=ADDR table, NXDOMAIN for other names
+
+sub dns {
+    my ($class, $t, %o) = @_;
+    my $self = $class->_start($t, $o{name} || 'dns', 'dns_sim.py', @{ $o{args} || [] });
+    $self->{journal} = "$self->{dir}/journal.jsonl";
+    return $self;
+}
+
 sub set_keys {
     my ($self, $keys) = @_;
     my $lock = _lock($self->{keys});
@@ -123,7 +137,7 @@ sub journal {
     return @e;
 }
 
-# control endpoints of the metadata simulators: /_sim/<what>
+# control endpoints of the simulators: /_sim/<what>
 
 sub control {
     my ($self, $method, $what, $body) = @_;
