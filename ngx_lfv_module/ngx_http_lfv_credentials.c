@@ -715,8 +715,13 @@ ngx_http_lfv_credentials_sts(ngx_conf_t *cf, ngx_http_lfv_creds_conf_t *ccf)
         resolver = NULL;
     }
 
+    /* the http block's own values are not merged: unset is the default */
+
     return ngx_http_lfv_sts_init_conf(cf, &ccf->sts, &ccf->sts_url, &ccf->ca,
-                                      resolver, clcf->resolver_timeout);
+                                      resolver,
+                                      clcf->resolver_timeout
+                                      == NGX_CONF_UNSET_MSEC
+                                      ? 30000 : clcf->resolver_timeout);
 }
 
 

@@ -190,6 +190,35 @@ ok(wait_for(sub { $t->error_log($mark9) =~ /certificate of 127\.0\.0\.1 not trus
 is(start()->{status}, 503, 'and nothing is signed');
 $t->stop(keep_spawned => 1);
 
+# 9b. a name: resolved with nginx's resolver, the certificate verified
+# for the name (SNI), an unknown name logged as such
+
+my $dns = LFV::Sim->dns($t, args => [ '--name', 'sts.test=127.0.0.1' ]);
+my $named = LFV::Sim->sts($t, name => 'sts-named',
+    args => [ '--cert-name', 'sts.test', '--token-file', $token_file ]);
+$mark9 = $t->error_log_mark;
+conf(credentials => provider() =~ s{https://127\.0\.0\.1:$sts->{port}}{https://sts.test:$named->{port}}r,
+    ca => $named->{ca},
+    http => "resolver 127.0.0.1:$dns->{port} ipv6=off valid=1s;\n");
+$t->run;
+ok(wait_for(sub { start()->{status} == 202 }),
+    'an endpoint by name: resolved by the resolver, verified, signed');
+my ($first) = $named->journal;
+is($first && $first->{sni}, 'sts.test', 'the TLS handshake named the host (SNI)');
+ok($dns->control(GET => 'counters')->{queries}{'sts.test'}{A} >= 1,
+    'the name was asked of the resolver');
+$t->stop(keep_spawned => 1);
+
+$mark9 = $t->error_log_mark;
+conf(credentials => provider() =~ s{https://127\.0\.0\.1:$sts->{port}}{https://nowhere.test:$named->{port}}r,
+    ca => $named->{ca},
+    http => "resolver 127.0.0.1:$dns->{port} ipv6=off valid=1s;\n");
+$t->run;
+ok(wait_for(sub { $t->error_log($mark9) =~ /STS request: nowhere\.test could not be resolved \(3: Host not found\)/ }),
+    'an unknown name: "could not be resolved" logged');
+is(start()->{status}, 503, 'and nothing is signed');
+$t->stop(keep_spawned => 1);
+
 # 10. a role STS refuses: AccessDenied logged, 503
 
 conf(role => 'arn:aws:iam::123456789012:role/someone-else');
