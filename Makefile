@@ -82,10 +82,10 @@ fuzz-run: fuzz
 test-valgrind: APT_PKGS += valgrind
 lint: APT_PKGS += bear cppcheck clang-tidy jq
 
-test-asan: deps unit
+test-asan: deps $(MODULE) unit
 	PROVE_FLAGS="$(PROVE_FLAGS)" t/asan/run.sh
 
-test-valgrind: deps unit
+test-valgrind: deps $(MODULE) unit
 	PROVE_FLAGS="$(PROVE_FLAGS)" t/valgrind/run.sh
 
 lint: deps

@@ -829,10 +829,15 @@ ngx_http_lfv_refresh_fail(ngx_http_lfv_refresher_t *rf, char *fmt, ...)
     sh = rf->ccf->sh;
     now = ngx_time();
 
-    /* retry with backoff: 1, 2, 4 ... seconds, at most a minute */
+    /*
+     * Retry with backoff: 1, 2, 4 ... seconds, at most a minute, and a
+     * jitter of up to half of it, so that the roles of many teams, or
+     * many proxies, do not ask again at the same second
+     */
 
     backoff = (time_t) 1 << ngx_min(sh->failures, 6);
     backoff = ngx_min(backoff, NGX_HTTP_LFV_BACKOFF_MAX);
+    backoff += (time_t) (ngx_random() % (backoff / 2 + 1));
     at = now + backoff;
 
     if (ngx_http_lfv_credentials_failed(rf->ccf, error, p - error, at)

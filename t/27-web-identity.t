@@ -82,6 +82,19 @@ is($s[0]{token_sha256}, sha256_hex('eyJ.first-token.sig'),
 like($t->error_log, qr/STS issued credentials of arn:aws:sts::123456789012:assumed-role\/lfv-proxy\/proxy-a/,
     'the role session is logged');
 
+# boto3, unsigned, through the proxy: the application holds no keys
+
+{
+    my $endpoint = 'http://127.0.0.1:' . $t->port('http');
+    my $out = `/usr/bin/python3 t/sdk/hosting_cycle.py $endpoint - call start_model irsa-boto 1 2>&1`;
+    my $res = eval { decode_json($out) } || { raw => $out };
+    is($res->{ok}{Status}, 'STARTING_HOSTING', 'boto3 start_model through the proxy')
+        or diag explain $res;
+    my ($last) = reverse $lfv->journal;
+    is($last->{session}, 'arn:aws:sts::123456789012:assumed-role/lfv-proxy/proxy-a',
+        "signed by the service account's role session");
+}
+
 # 2. Kubernetes rotates the token: the next refresh sends the new one
 
 $t->write_file('irsa/token', "eyJ.second-token.sig\n");
