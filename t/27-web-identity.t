@@ -43,6 +43,7 @@ sub conf {
     my (%o) = @_;
     (undef, $lfv) = LFV::Conf->setup(t => $t, sim => $lfv, workers => 2,
         credentials => $o{credentials} // provider(%o),
+        server => "location = /lfv-status { lfv_status; }\n",
         http => 'lfv_ssl_trusted_certificate ' . ($o{ca} // $sts->{ca})
                 . ";\nlfv_credentials_grace " . ($o{grace} // '1s') . ";\n"
                 . ($o{http} // ''));
@@ -81,6 +82,12 @@ is($s[0]{token_sha256}, sha256_hex('eyJ.first-token.sig'),
 
 like($t->error_log, qr/STS issued credentials of arn:aws:sts::123456789012:assumed-role\/lfv-proxy\/proxy-a/,
     'the role session is logged');
+
+{
+    my $st = eval { decode_json($t->http(path => '/lfv-status')->{body}) } || {};
+    is($st->{credentials}{source}, 'web_identity', 'the status page names the provider');
+    like($st->{credentials}{access_key_id} // '', qr/^ASIA[A-Z0-9]{16}$/, 'and the key id');
+}
 
 # boto3, unsigned, through the proxy: the application holds no keys
 

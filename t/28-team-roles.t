@@ -48,8 +48,11 @@ sub conf {
         http => "lfv_region us-east-1;\n"
                 . "lfv_sts_endpoint https://127.0.0.1:$sts->{port};\n"
                 . "lfv_ssl_trusted_certificate $sts->{ca};\n"
-                . "lfv_credentials_grace 1s;\n" . $policies,
-        server => "location = /lfv-status { lfv_status; }\n",
+                . "lfv_credentials_grace 1s;\n" . $policies
+                . "log_format roles '\$lfv_team \$lfv_credential_source "
+                . "\$lfv_access_key_id';\n",
+        server => "location = /lfv-status { lfv_status; }\n"
+                  . "access_log %%PREFIX%%/roles.log roles;\n",
         location => 'lfv_team $http_x_team;');
 }
 
@@ -216,6 +219,22 @@ is(scalar(grep { index($seen, $_) >= 0 } @secrets), 0,
     'no secret key or session token in the logs or on the status page');
 
 $t->stop(keep_spawned => 1);
+
+# the audit trail: the source and the key id of each team's signature
+
+my $roles_log = LFV::Test::_slurp($t->prefix . '/roles.log') // '';
+my %sources;
+for (split /\n/, $roles_log) {
+    my ($team, $source, $akid) = split / /;
+    next unless $akid;
+    $sources{$team}{$source}++;
+}
+is_deeply([ sort keys %{ $sources{alpha} || {} } ], [ 'assume_role' ],
+    '$lfv_credential_source: assume_role for a team with a role');
+is_deeply([ sort keys %{ $sources{delta} || {} } ], [ 'static' ],
+    'and the base provider for a team without one');
+like($roles_log, qr/^alpha assume_role ASIA[A-Z0-9]{16}$/m,
+    "\$lfv_access_key_id: the role session's key id");
 
 # 7. nginx -t
 

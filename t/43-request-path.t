@@ -238,8 +238,8 @@ is(forwarded(), $n, '400: nothing forwarded');
 # (on a loaded machine, or under ASan): the refusals are told by decision
 
 my @refused;
-my $deadline = time + 10;
-while (time < $deadline) {
+my $audit_deadline = time + 10;
+while (time < $audit_deadline) {
     my @lines = audit_lines();
     @refused = grep { $_->{decision} eq 'rejected' } @lines[$audited .. $#lines];
     last if @refused >= 2;

@@ -11,26 +11,13 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use LFV::CredsDriver;
 use Digest::SHA qw(sha256_hex);
 use Time::Local qw(timegm_modern);
 
-my $root = "$FindBin::Bin/..";
-my $src = $ENV{NGINX_SRC} || '/usr/share/nginx/src';
-my $objs = $ENV{LFV_BUILD} || "$root/build/objs";
-
-# the test target builds the module first: a missing build is a failure,
-# not a skip
-
-unless (-f "$objs/ngx_auto_config.h") {
-    fail("$objs/ngx_auto_config.h exists (run make first)");
-    done_testing();
-    exit;
-}
-
-my $dir = tempdir(CLEANUP => 1);
-my $driver = build();
+my $d = LFV::CredsDriver->new;
 
 ###############################################################################
 
@@ -162,7 +149,7 @@ my @http = (
         'error: chunked responses are not supported' ],
 );
 
-check_all('http', @http);
+$d->check_all('http', @http);
 
 ###############################################################################
 
@@ -450,7 +437,7 @@ my @creds = (
         err('truncated JSON') ],
 );
 
-check_all('creds', @creds);
+$d->check_all('creds', @creds);
 
 ###############################################################################
 
@@ -508,10 +495,10 @@ my @time = (
 
 # a case on its own, as when the driver is run by hand
 
-is(run_driver('time', '2026-11-26T12:34:56Z'), "epoch=1795696496\n",
+is($d->run('time', '2026-11-26T12:34:56Z'), "epoch=1795696496\n",
     'time: one case per process');
 
-check_all('time',
+$d->check_all('time',
     map { [ "'$_->[0]'", $_->[0],
             defined $_->[1] ? "epoch=$_->[1]" : 'error' ] } @time);
 
@@ -547,7 +534,7 @@ for (1 .. 5000) {
     push @expect, defined $t ? "epoch=$t" : 'error';
 }
 
-my @got = split /\n/, run_driver('times', join("\n", @lines));
+my @got = split /\n/, $d->run('times', join("\n", @lines));
 my @bad = grep { ($got[$_] // '') ne $expect[$_] } 0 .. $#lines;
 
 is(scalar @got, scalar @lines, 'times: one answer per line');
@@ -560,111 +547,3 @@ ok(scalar(grep { $_ eq 'error' } @expect) > 50,
 
 done_testing();
 
-###############################################################################
-
-sub build {
-    my @inc = map { ('-I', $_) } ("$src/src/core", "$src/src/event",
-        "$src/src/event/modules", "$src/src/os/unix", $objs,
-        "$root/ngx_lfv_module", "$root/t/unit");
-
-    my @src = ("$root/t/unit/creds_driver.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_fetch_response.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_creds_doc.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_sts_doc.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_time.c",
-        "$root/ngx_lfv_module/ngx_http_lfv_json.c",
-        "$root/t/unit/ngx_stubs.c");
-
-    my $cc = $ENV{CC} || 'cc';
-    my @flags = qw(-pipe -O1 -g -W -Wall -Wpointer-arith
-        -Wno-unused-parameter -Werror);
-    my @san = ('-fsanitize=address,undefined', '-fno-sanitize-recover=all',
-        '-fno-omit-frame-pointer');
-
-    # with sanitizers where the compiler has them
-
-    for my $s (\@san, []) {
-        my $out = "$dir/creds_driver";
-
-        open my $save, '>&', \*STDERR or die "dup: $!";
-        open STDERR, '>', "$dir/cc.log" or die "$dir/cc.log: $!";
-        my $rc = system($cc, @flags, @$s, @inc, @src, '-o', $out,
-            '-lcrypto');
-        open STDERR, '>&', $save or die "dup: $!";
-
-        if ($rc != 0) {
-            diag(slurp("$dir/cc.log")) unless @$s;
-            next;
-        }
-
-        note(@$s ? 'driver built with ASan and UBSan'
-            : 'driver built without sanitizers');
-        return $out;
-    }
-
-    BAIL_OUT('cannot build t/unit/creds_driver.c');
-}
-
-sub run_driver {
-    my ($mode, $input) = @_;
-
-    my $in = "$dir/input";
-    open my $fh, '>:raw', $in or die "$in: $!";
-    print $fh "$mode\n", $input;
-    close $fh;
-
-    local $ENV{ASAN_OPTIONS} = 'detect_leaks=0:abort_on_error=0';
-    local $ENV{UBSAN_OPTIONS} = 'halt_on_error=1:print_stacktrace=1';
-
-    my $out = `$driver < $in 2> $dir/stderr`;
-    my $rc = $?;
-
-    my $stderr = slurp("$dir/stderr");
-
-    die "driver exited with $rc:\n$stderr" if $rc != 0 || $stderr ne '';
-
-    return $out;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or die "$file: $!";
-    local $/;
-    my $data = <$fh>;
-    close $fh;
-    return $data;
-}
-
-# one driver process for a whole table: "<mode> <length>\n<input>" records
-
-sub check_all {
-    my ($mode, @cases) = @_;
-
-    my $input = join '', map { "$mode " . length($_->[1]) . "\n$_->[1]" }
-        @cases;
-
-    my $out = eval { run_driver('batch', $input) };
-
-    if (!defined $out) {
-        fail("$mode: driver ran");
-        diag($@);
-        return;
-    }
-
-    my @got = split /\n/, $out, -1;
-    pop @got if @got && $got[-1] eq '';
-
-    is(scalar @got, scalar @cases, "$mode: one answer per case");
-
-    for my $i (0 .. $#cases) {
-        my ($name, $in, $expect) = @{ $cases[$i] };
-
-        $name =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
-
-        if (ref $expect) {
-            like($got[$i] // '', $expect, "$mode: $name");
-        } else {
-            is($got[$i], $expect, "$mode: $name");
-        }
-    }
-}
