@@ -563,8 +563,6 @@ static char *
 ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_uint_t required)
 {
-    u_char  *p;
-
     if (ccf->role_arn.len == 0
         && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_ARN", &ccf->role_arn)
            == NGX_ERROR)
@@ -596,22 +594,10 @@ ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (ccf->role_arn.len < 20 || ccf->role_arn.len > NGX_HTTP_LFV_ROLE_ARN_MAX
-        || ngx_strncmp(ccf->role_arn.data, "arn:", 4) != 0)
-    {
+    if (ngx_http_lfv_sts_check_role_arn(&ccf->role_arn) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid role ARN \"%V\"", &ccf->role_arn);
         return NGX_CONF_ERROR;
-    }
-
-    for (p = ccf->role_arn.data; p < ccf->role_arn.data + ccf->role_arn.len;
-         p++)
-    {
-        if (*p <= ' ' || *p >= 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid role ARN \"%V\"", &ccf->role_arn);
-            return NGX_CONF_ERROR;
-        }
     }
 
     if (ccf->session_name.len == 0

@@ -10,6 +10,7 @@
 
 #include "ngx_http_lfv_module.h"
 #include "ngx_http_lfv_policy.h"
+#include "ngx_http_lfv_sts.h"
 #include "ngx_http_lfv_limit.h"
 
 
@@ -18,7 +19,6 @@ static char *ngx_http_lfv_policy_param(ngx_conf_t *cf,
 static char *ngx_http_lfv_policy_regex(ngx_conf_t *cf,
     ngx_http_lfv_policy_t *policy, ngx_str_t *pattern);
 static ngx_int_t ngx_http_lfv_policy_number(ngx_str_t *value, size_t skip);
-static ngx_int_t ngx_http_lfv_policy_arn(ngx_str_t *arn);
 
 
 /*
@@ -209,7 +209,7 @@ ngx_http_lfv_policy_param(ngx_conf_t *cf, ngx_http_lfv_policy_t *policy,
         policy->role_arn.data = value->data + 5;
         policy->role_arn.len = value->len - 5;
 
-        if (ngx_http_lfv_policy_arn(&policy->role_arn) != NGX_OK) {
+        if (ngx_http_lfv_sts_check_role_arn(&policy->role_arn) != NGX_OK) {
             goto invalid;
         }
 
@@ -389,33 +389,6 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* an IAM role's ARN: arn:PARTITION:iam::ACCOUNT:role/NAME */
-
-static ngx_int_t
-ngx_http_lfv_policy_arn(ngx_str_t *arn)
-{
-    u_char  *p;
-
-    if (arn->len < sizeof("arn:aws:iam::123456789012:role/x") - 1
-        || arn->len > 2048
-        || ngx_strncmp(arn->data, "arn:", 4) != 0
-        || ngx_strlcasestrn(arn->data, arn->data + arn->len,
-                            (u_char *) ":role/", 6 - 1)
-           == NULL)
-    {
-        return NGX_DECLINED;
-    }
-
-    for (p = arn->data; p < arn->data + arn->len; p++) {
-        if (*p <= ' ' || *p >= 0x7f) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

@@ -472,6 +472,12 @@ ngx_http_lfv_refresh_auth_token(ngx_http_lfv_refresher_t *rf, u_char *buf,
 
 check:
 
+    /* a variable set with "echo" ends in a newline too */
+
+    while (n && (buf[n - 1] == CR || buf[n - 1] == LF || buf[n - 1] == ' ')) {
+        n--;
+    }
+
     if (ngx_http_lfv_check_header_value(buf, n) != NGX_OK) {
         ngx_http_lfv_refresh_fail(rf, "the authorization token has a CR, LF, "
                                   "NUL or another control character");

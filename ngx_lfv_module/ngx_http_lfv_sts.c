@@ -479,6 +479,33 @@ ngx_http_lfv_sts_check_name(ngx_str_t *name)
 }
 
 
+/* an IAM role's ARN: arn:PARTITION:iam::ACCOUNT:role/NAME */
+
+ngx_int_t
+ngx_http_lfv_sts_check_role_arn(ngx_str_t *arn)
+{
+    u_char  *p;
+
+    if (arn->len < sizeof("arn:aws:iam::123456789012:role/x") - 1
+        || arn->len > NGX_HTTP_LFV_ROLE_ARN_MAX
+        || ngx_strncmp(arn->data, "arn:", 4) != 0
+        || ngx_strlcasestrn(arn->data, arn->data + arn->len,
+                            (u_char *) ":role/", 6 - 1)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (p = arn->data; p < arn->data + arn->len; p++) {
+        if (*p <= ' ' || *p >= 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static size_t
 ngx_http_lfv_sts_form_len(u_char *src, size_t len)
 {

@@ -97,6 +97,9 @@ ngx_int_t ngx_http_lfv_sts_answer(ngx_http_lfv_http_response_t *resp,
     ngx_http_lfv_sts_action_e action, ngx_http_lfv_sts_doc_t *doc,
     u_char *error, size_t size);
 
+/* an IAM role's ARN: arn:PARTITION:iam::ACCOUNT:role/NAME, visible ASCII */
+ngx_int_t ngx_http_lfv_sts_check_role_arn(ngx_str_t *arn);
+
 /* a RoleSessionName or SourceIdentity: [\w+=,.@-]{2,64} */
 ngx_int_t ngx_http_lfv_sts_check_name(ngx_str_t *name);
 
