@@ -17,6 +17,7 @@ use Test::More;
 
 use lib 't/lib';
 use LFV::Test;
+use LFV::Markdown;
 
 my $t = LFV::Test->new;
 my $repo = $t->repo;
@@ -127,29 +128,8 @@ ok(@reasons >= 30, scalar(@reasons) . ' reasons found');
 
 # lines outside fenced code blocks, and the GitHub anchors of the headings
 
-sub prose {
-    my ($text) = @_;
-    my ($fence, @out) = (0);
-    for my $line (split /\n/, $text) {
-        if ($line =~ /^\s*```/) { $fence = !$fence; next }
-        push @out, $line unless $fence;
-    }
-    return @out;
-}
-
-sub anchors {
-    my ($text) = @_;
-    my (%seen, %anchors);
-    for my $line (prose($text)) {
-        next unless $line =~ /^#{1,6}\s+(.*?)\s*#*\s*$/;
-        my $slug = lc $1;
-        $slug =~ s/[^\w\- ]//g;
-        $slug =~ s/ /-/g;
-        my $n = $seen{$slug}++;
-        $anchors{$n ? "$slug-$n" : $slug} = 1;
-    }
-    return \%anchors;
-}
+sub prose { LFV::Markdown::prose(@_) }
+sub anchors { LFV::Markdown::anchors(@_) }
 
 # sections: heading text => the lines up to the next heading of the same
 # or a higher level

@@ -22,6 +22,7 @@ use JSON::PP;
 
 use lib 't/lib';
 use LFV::Test;
+use LFV::Markdown;
 
 my $t = LFV::Test->new;
 my $repo = $t->repo;
@@ -413,29 +414,8 @@ like(slurp('README.md'), qr/\]\(docs\/deploy\/README\.md\)/, 'README.md links do
 
 # its links and anchors resolve, as t/60-docs.t checks the other pages'
 
-sub prose {
-    my ($text) = @_;
-    my ($fence, @out) = (0);
-    for my $line (split /\n/, $text) {
-        if ($line =~ /^\s*```/) { $fence = !$fence; next }
-        push @out, $line unless $fence;
-    }
-    return @out;
-}
-
-sub anchors {
-    my ($text) = @_;
-    my (%seen, %anchors);
-    for my $line (prose($text)) {
-        next unless $line =~ /^#{1,6}\s+(.*?)\s*#*\s*$/;
-        my $slug = lc $1;
-        $slug =~ s/[^\w\- ]//g;
-        $slug =~ s/ /-/g;
-        my $n = $seen{$slug}++;
-        $anchors{$n ? "$slug-$n" : $slug} = 1;
-    }
-    return \%anchors;
-}
+sub prose { LFV::Markdown::prose(@_) }
+sub anchors { LFV::Markdown::anchors(@_) }
 
 for my $line (prose($readme)) {
     while ($line =~ /\]\(([^)\s]+)\)/g) {
