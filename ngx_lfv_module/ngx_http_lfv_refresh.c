@@ -19,6 +19,7 @@
 #define NGX_HTTP_LFV_REFRESH_DEFAULT   3600
 #define NGX_HTTP_LFV_BACKOFF_MAX       60
 #define NGX_HTTP_LFV_SCHEDULE_MAX      10
+#define NGX_HTTP_LFV_WAIT_BASE         100    /* ms */
 
 
 typedef enum {
@@ -46,6 +47,7 @@ typedef struct {
     ngx_http_lfv_step_e         step;
     ngx_uint_t                  v1;
     ngx_uint_t                  busy;           /* a fetch of this worker */
+    ngx_uint_t                  wait_base;      /* a role's, for the base */
 
     size_t                      token_len;      /* this fetch's copy */
     size_t                      role_len;
@@ -130,6 +132,21 @@ ngx_http_lfv_refresh_handler(ngx_event_t *ev)
     ngx_http_lfv_refresher_t  *rf = ev->data;
 
     time_t  at;
+
+    if (rf->wait_base) {
+        rf->wait_base = 0;
+
+        if (ngx_exiting || ngx_quit || ngx_terminate) {
+
+            /* the claim goes: the new workers fetch for themselves */
+
+            ngx_http_lfv_refresh_fail(rf, "nginx is exiting");
+            return;
+        }
+
+        ngx_http_lfv_refresh_start(rf);
+        return;
+    }
 
     if (ngx_exiting || ngx_quit || ngx_terminate || rf->busy) {
         return;
@@ -254,6 +271,25 @@ ngx_http_lfv_refresh_start(ngx_http_lfv_refresher_t *rf)
                  : ngx_http_lfv_refresh_request(rf, pool);
     if (f->request == NULL) {
 
+        if (rf->wait_base) {
+
+            /*
+             * A role whose base credentials are being fetched: the claim
+             * stays, so that the team's requests wait, and the request
+             * is built again in a moment
+             */
+
+            ngx_destroy_pool(pool);
+            f->pool = NULL;
+
+            if (rf->timer.timer_set) {
+                ngx_del_timer(&rf->timer);
+            }
+
+            ngx_add_timer(&rf->timer, NGX_HTTP_LFV_WAIT_BASE);
+            return;
+        }
+
         /* ngx_http_lfv_refresh_fail() destroyed the pool */
         return;
     }
@@ -358,6 +394,7 @@ ngx_http_lfv_refresh_sts_request(ngx_http_lfv_refresher_t *rf,
     u_char                     *token;
     size_t                      len;
     time_t                      retry_after;
+    ngx_int_t                   rc;
     ngx_buf_t                  *b;
     ngx_http_lfv_creds_t       *creds;
     ngx_http_lfv_creds_conf_t  *ccf;
@@ -369,9 +406,14 @@ ngx_http_lfv_refresh_sts_request(ngx_http_lfv_refresher_t *rf,
 
         /* a team's role: asked for with the base credentials */
 
-        if (ngx_http_lfv_credentials_get(ccf->base, &creds, &retry_after)
-            != NGX_OK)
-        {
+        rc = ngx_http_lfv_credentials_get(ccf->base, &creds, &retry_after);
+
+        if (rc == NGX_AGAIN) {
+            rf->wait_base = 1;
+            return NULL;
+        }
+
+        if (rc != NGX_OK) {
             ngx_http_lfv_refresh_fail(rf, "no base credentials to sign "
                                       "AssumeRole with");
             return NULL;

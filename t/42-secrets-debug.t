@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
 # Secret hygiene with error_log at debug (Debian's nginx is a debug
-# build): no secret key, session token, container token or signature
-# written by the module appears in any log.  nginx's own proxy module
+# build): no secret key, session token, container or web identity token
+# or signature written by the module appears in any log.  nginx's own proxy module
 # dumps the upstream request header block at debug level; that block is
 # the documented exception (the block and its per-header lines) and is
 # cut out before the checks.
@@ -79,7 +79,7 @@ sub clean {
     my $all = '';
     opendir my $d, $t->prefix or die;
     for my $f (grep { /\.log$/ } readdir $d) {
-        next if $f =~ /^(lfv|imds|container)\.log$/;    # the simulators' own
+        next if $f =~ /^(lfv|imds|container|sts)\.log$/;    # the simulators' own
         open my $fh, '<', $t->prefix . "/$f" or next;
         local $/;
         $all .= <$fh>;
@@ -157,5 +157,42 @@ sub clean {
 
     clean($t, $sim, 'container', 'debug-pod-token-1', $cur->{SecretAccessKey},
         $cur->{Token});
+    $t->checks;
+}
+
+# STS: web identity for the base credentials, a role for team t; the web
+# identity token, the keys STS issued and the signatures of AssumeRole
+
+{
+    my $t = LFV::Test->new;
+    my $role = 'arn:aws:iam::123456789012:role/debug-team';
+    my $token_file = $t->write_file('token', "eyJ.debug-web-identity-token.sig\n");
+    my $sts = LFV::Sim->sts($t, args => [ '--token-file', $token_file ]);
+    my $sim;
+
+    ($t, $sim) = LFV::Conf->start(t => $t,
+        credentials => 'web_identity role_arn=arn:aws:iam::123456789012:role/debug '
+            . "token_file=$token_file region=us-east-1 "
+            . "endpoint=https://127.0.0.1:$sts->{port}",
+        http => <<"EOF",
+    lfv_ssl_trusted_certificate $sts->{ca};
+    lfv_policy_zone teams:1m;
+    lfv_policy t rate=1r/m burst=1 nodelay role=$role;
+EOF
+        server => <<'EOF',
+        location = /lfv-status {
+            lfv_status;
+        }
+EOF
+        location => 'lfv_team $http_x_team;');
+
+    is(scenario($t), '202 202 429 403 200 200', 'sts: scenario (team t by its role)');
+    my $keys = eval { decode_json(LFV::Test::_slurp($t->prefix . '/keys.json')) } // {};
+    my @issued = map { ($_->{secret}, $_->{token}) } values %$keys;
+    ok(scalar(grep { ($_->{action} // '') eq 'AssumeRole' && $_->{sig_ok} } $sts->journal),
+        'sts: AssumeRole was signed and taken');
+    $t->stop;
+
+    clean($t, $sim, 'sts', 'debug-web-identity-token', @issued);
     $t->done;
 }
