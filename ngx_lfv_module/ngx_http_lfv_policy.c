@@ -365,6 +365,15 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (name.len >= sizeof("lfv_role_") - 1
+        && ngx_strncmp(name.data, "lfv_role_", sizeof("lfv_role_") - 1) == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone names \"lfv_role_...\" are reserved "
+                           "for the credentials of the teams' roles");
+        return NGX_CONF_ERROR;
+    }
+
     s.data = p + 1;
     s.len = value[1].data + value[1].len - s.data;
 

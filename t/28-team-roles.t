@@ -243,6 +243,8 @@ for my $case (
     [ "lfv_policy a role=$role{alpha} role_duration=10s;\n", qr/invalid parameter "role_duration=10s"/ ],
     [ "lfv_policy a role=$role{alpha} role_duration=13h;\n", qr/invalid parameter "role_duration=13h"/ ],
     [ "lfv_policy a role_duration=1h;\n", qr/"role_duration" needs "role"/ ],
+    [ "lfv_policy_zone lfv_role_alpha:1m;\nlfv_policy a;\n",
+      qr/zone names "lfv_role_\.\.\." are reserved for the credentials of the teams' roles/ ],
 ) {
     my ($policies, $re) = @$case;
     conf(policies => $policies);
