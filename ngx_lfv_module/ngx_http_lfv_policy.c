@@ -220,12 +220,13 @@ ngx_http_lfv_policy_param(ngx_conf_t *cf, ngx_http_lfv_policy_t *policy,
         s.data = value->data + 14;
         s.len = value->len - 14;
 
-        /* what STS takes for a role session: 15 minutes to 12 hours */
+        /*
+         * what STS takes for a role session: 15 minutes to 12 hours
+         * (NGX_ERROR is below them)
+         */
 
         policy->role_duration = ngx_parse_time(&s, 1);
-        if (policy->role_duration == (time_t) NGX_ERROR
-            || policy->role_duration < 900 || policy->role_duration > 43200)
-        {
+        if (policy->role_duration < 900 || policy->role_duration > 43200) {
             goto invalid;
         }
 
