@@ -91,6 +91,14 @@ sub signed_as {
     return \%by;
 }
 
+# the roles' first keys, fetched at start (slow under valgrind: longer
+# than a request waits for them)
+
+ok(wait_for(sub {
+    my $st = eval { decode_json($t->http(path => '/lfv-status')->{body}) } || {};
+    !grep { !($st->{roles}{$_}{access_key_id}) } qw(alpha beta gamma) }, 60),
+    "every role has its first keys");
+
 # 1. interleaved concurrent requests of four teams
 
 my $port = $t->port('http');
