@@ -46,6 +46,7 @@ sub conf {
         server => "location = /lfv-status { lfv_status; }\n",
         http => 'lfv_ssl_trusted_certificate ' . ($o{ca} // $sts->{ca})
                 . ";\nlfv_credentials_grace " . ($o{grace} // '1s') . ";\n"
+                . "lfv_credentials_wait 10s;\n"
                 . ($o{http} // ''));
 }
 

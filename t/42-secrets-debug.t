@@ -176,6 +176,7 @@ sub clean {
             . "endpoint=https://127.0.0.1:$sts->{port}",
         http => <<"EOF",
     lfv_ssl_trusted_certificate $sts->{ca};
+    lfv_credentials_wait 20s;   # two STS calls before the first start
     lfv_policy_zone teams:1m;
     lfv_policy t rate=1r/m burst=1 nodelay role=$role;
 EOF
