@@ -136,8 +136,8 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ccf->provider == NGX_HTTP_LFV_CREDS_WEB_IDENTITY) {
 
             if (ngx_strncmp(value[i].data, "role_arn=", 9) == 0) {
-                ccf->role_arn.data = value[i].data + 9;
-                ccf->role_arn.len = value[i].len - 9;
+                ccf->role.arn.data = value[i].data + 9;
+                ccf->role.arn.len = value[i].len - 9;
                 continue;
             }
 
@@ -155,8 +155,8 @@ ngx_http_lfv_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             if (ngx_strncmp(value[i].data, "session_name=", 13) == 0) {
-                ccf->session_name.data = value[i].data + 13;
-                ccf->session_name.len = value[i].len - 13;
+                ccf->role.session_name.data = value[i].data + 13;
+                ccf->role.session_name.len = value[i].len - 13;
                 continue;
             }
 
@@ -563,8 +563,8 @@ static char *
 ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
     ngx_http_lfv_creds_conf_t *ccf, ngx_uint_t required)
 {
-    if (ccf->role_arn.len == 0
-        && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_ARN", &ccf->role_arn)
+    if (ccf->role.arn.len == 0
+        && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_ARN", &ccf->role.arn)
            == NGX_ERROR)
     {
         return NGX_CONF_ERROR;
@@ -578,45 +578,45 @@ ngx_http_lfv_credentials_web_identity(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (ccf->role_arn.len == 0 || ccf->token_file.len == 0) {
+    if (ccf->role.arn.len == 0 || ccf->token_file.len == 0) {
 
         if (!required) {
-            ngx_str_null(&ccf->role_arn);
+            ngx_str_null(&ccf->role.arn);
             ngx_str_null(&ccf->token_file);
             return NGX_CONF_OK;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"lfv_credentials web_identity\" needs %s",
-                           ccf->role_arn.len ? "token_file= or "
+                           ccf->role.arn.len ? "token_file= or "
                                                "AWS_WEB_IDENTITY_TOKEN_FILE"
                                              : "role_arn= or AWS_ROLE_ARN");
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_lfv_sts_check_role_arn(&ccf->role_arn) != NGX_OK) {
+    if (ngx_http_lfv_sts_check_role_arn(&ccf->role.arn) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid role ARN \"%V\"", &ccf->role_arn);
+                           "invalid role ARN \"%V\"", &ccf->role.arn);
         return NGX_CONF_ERROR;
     }
 
-    if (ccf->session_name.len == 0
+    if (ccf->role.session_name.len == 0
         && ngx_http_lfv_credentials_getenv(cf, "AWS_ROLE_SESSION_NAME",
-                                           &ccf->session_name)
+                                           &ccf->role.session_name)
            == NGX_ERROR)
     {
         return NGX_CONF_ERROR;
     }
 
-    if (ccf->session_name.len == 0) {
-        ngx_str_set(&ccf->session_name, "ngx_lfv_module");
+    if (ccf->role.session_name.len == 0) {
+        ngx_str_set(&ccf->role.session_name, "ngx_lfv_module");
     }
 
-    if (ngx_http_lfv_sts_check_name(&ccf->session_name) != NGX_OK) {
+    if (ngx_http_lfv_sts_check_name(&ccf->role.session_name) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid role session name \"%V\": STS takes "
                            "2 to 64 of a-z, A-Z, 0-9 and _+=,.@-",
-                           &ccf->session_name);
+                           &ccf->role.session_name);
         return NGX_CONF_ERROR;
     }
 

@@ -134,14 +134,15 @@ struct ngx_http_lfv_creds_conf_s {
     ngx_http_lfv_sts_conf_t     sts;
     ngx_str_t                   sts_url;        /* endpoint= */
     ngx_str_t                   sts_region;     /* region= */
-    ngx_str_t                   role_arn;
     ngx_str_t                   token_file;     /* read at each fetch */
-    ngx_str_t                   session_name;
     ngx_str_t                   ca;             /* lfv_ssl_trusted_... */
 
-    /* a team's role: AssumeRole signed with the base credentials */
-    ngx_str_t                   team;
+    /*
+     * the role asked of STS: web_identity's (arn and session only), or a
+     * team's, from AssumeRole signed with the base credentials
+     */
     ngx_http_lfv_sts_role_t     role;
+    ngx_str_t                   team;
     ngx_http_lfv_creds_conf_t  *base;
     ngx_http_lfv_sigv4_crypto_t *crypto;
 

@@ -120,9 +120,9 @@ ngx_http_lfv_credentials_fingerprint(ngx_http_lfv_creds_conf_t *ccf)
     part[3] = &ccf->auth_token_file;
     part[4] = &ccf->auth_token;
     part[5] = &ccf->sts.region;
-    part[6] = &ccf->role_arn;
+    part[6] = &ccf->role.arn;
     part[7] = &ccf->token_file;
-    part[8] = &ccf->session_name;
+    part[8] = &ccf->role.session_name;
     part[9] = &ccf->sts.host;
     part[10] = &ccf->ca;
 

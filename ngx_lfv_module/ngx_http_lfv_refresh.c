@@ -456,8 +456,8 @@ ngx_http_lfv_refresh_sts_request(ngx_http_lfv_refresher_t *rf,
         return NULL;
     }
 
-    b = ngx_http_lfv_sts_web_identity(pool, &ccf->sts, &ccf->role_arn,
-                                      &ccf->session_name, token, len);
+    b = ngx_http_lfv_sts_web_identity(pool, &ccf->sts, &ccf->role, token,
+                                      len);
 
     ngx_explicit_memzero(token, NGX_HTTP_LFV_STS_TOKEN_MAX);
 

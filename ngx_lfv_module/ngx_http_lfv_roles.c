@@ -80,15 +80,9 @@ ngx_http_lfv_roles_init_conf(ngx_conf_t *cf, ngx_http_lfv_main_conf_t *lmcf)
                              ? policy[i].role_duration
                              : NGX_HTTP_LFV_ROLE_DURATION;
 
-        /* the fingerprint and the record tell the role by these names */
-
-        ccf->role_arn = ccf->role.arn;
-
         if (ngx_http_lfv_roles_names(cf, ccf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-
-        ccf->session_name = ccf->role.session_name;
 
         ccf->fixed.source = *ngx_http_lfv_credentials_source_name(ccf->source);
         ccf->local.source = ccf->fixed.source;

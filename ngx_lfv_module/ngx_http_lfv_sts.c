@@ -212,7 +212,7 @@ ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
 
 ngx_buf_t *
 ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
-    ngx_str_t *role_arn, ngx_str_t *session, u_char *token, size_t token_len)
+    ngx_http_lfv_sts_role_t *role, u_char *token, size_t token_len)
 {
     size_t      len, body;
     ngx_buf_t  *b;
@@ -221,9 +221,10 @@ ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
                               "&Version=2011-06-15&RoleArn=";
 
     body = sizeof(action) - 1
-           + ngx_http_lfv_sts_form_len(role_arn->data, role_arn->len)
+           + ngx_http_lfv_sts_form_len(role->arn.data, role->arn.len)
            + sizeof("&RoleSessionName=") - 1
-           + ngx_http_lfv_sts_form_len(session->data, session->len)
+           + ngx_http_lfv_sts_form_len(role->session_name.data,
+                                      role->session_name.len)
            + sizeof("&WebIdentityToken=") - 1
            + ngx_http_lfv_sts_form_len(token, token_len);
 
@@ -248,10 +249,11 @@ ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
                           &scf->path, &scf->host, body);
 
     b->last = ngx_cpymem(b->last, action, sizeof(action) - 1);
-    b->last = ngx_http_lfv_sts_form(b->last, role_arn->data, role_arn->len);
+    b->last = ngx_http_lfv_sts_form(b->last, role->arn.data, role->arn.len);
     b->last = ngx_cpymem(b->last, "&RoleSessionName=",
                          sizeof("&RoleSessionName=") - 1);
-    b->last = ngx_http_lfv_sts_form(b->last, session->data, session->len);
+    b->last = ngx_http_lfv_sts_form(b->last, role->session_name.data,
+                                     role->session_name.len);
     b->last = ngx_cpymem(b->last, "&WebIdentityToken=",
                          sizeof("&WebIdentityToken=") - 1);
     b->last = ngx_http_lfv_sts_form(b->last, token, token_len);

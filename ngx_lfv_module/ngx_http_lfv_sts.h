@@ -52,14 +52,6 @@ char *ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_sts_conf_t *scf,
 void ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
     ngx_http_lfv_fetch_t *f);
 
-/*
- * The unsigned AssumeRoleWithWebIdentity request, in the Query protocol
- * (a form body); the token is copied into the request only
- */
-ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
-    ngx_http_lfv_sts_conf_t *scf, ngx_str_t *role_arn, ngx_str_t *session,
-    u_char *token, size_t token_len);
-
 /* who asks AssumeRole: the base credentials, which sign the request */
 
 typedef struct {
@@ -79,6 +71,15 @@ typedef struct {
     time_t                      duration;
 } ngx_http_lfv_sts_role_t;
 
+
+/*
+ * The unsigned AssumeRoleWithWebIdentity request of the role's arn and
+ * session name, in the Query protocol (a form body); the token is copied
+ * into the request only
+ */
+ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
+    ngx_http_lfv_sts_conf_t *scf, ngx_http_lfv_sts_role_t *role,
+    u_char *token, size_t token_len);
 
 /*
  * AssumeRole, signed with SigV4 for service "sts" by the signer; NULL on
