@@ -131,7 +131,7 @@ struct ngx_http_lfv_creds_conf_s {
     ngx_flag_t                  v1_disabled;
 
     /* web_identity: AssumeRoleWithWebIdentity */
-    ngx_http_lfv_sts_conf_t     sts;
+    ngx_http_lfv_endpoint_t     sts;
     ngx_str_t                   sts_url;        /* endpoint= */
     ngx_str_t                   sts_region;     /* region= */
     ngx_str_t                   token_file;     /* read at each fetch */

@@ -336,7 +336,8 @@ ngx_http_lfv_envelope_success(ngx_http_request_t *r,
     ngx_http_lfv_envelope_status(env->start, env->last, &status);
 
     len = sizeof("{\"success\":true,\"data\":{\"id\":\"\",\"created_at\":"
-                 "\"1970-01-01T00:00:00Z\",\"status\":\"\"}}") - 1
+                 "\"1970-01-01T00:00:00Z\",\"status\":\"\","
+                 "\"lease_ends\":\"1970-01-01T00:00:00Z\"}}") - 1
           + env->request_id.len + ngx_escape_json(NULL, env->request_id.data,
                                                   env->request_id.len)
           + status.len;
@@ -354,10 +355,23 @@ ngx_http_lfv_envelope_success(ngx_http_request_t *r,
                                          env->request_id.len);
     b->last = ngx_sprintf(b->last, "\",\"created_at\":"
                           "\"%4d-%02d-%02dT%02d:%02d:%02dZ\","
-                          "\"status\":\"%V\"}}",
+                          "\"status\":\"%V\"",
                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
                           &status);
+
+    /* the cost guard's lease of the start: when the model is stopped */
+
+    if (audit->lease_ends) {
+        ngx_gmtime(audit->lease_ends, &tm);
+
+        b->last = ngx_sprintf(b->last, ",\"lease_ends\":"
+                              "\"%4d-%02d-%02dT%02d:%02d:%02dZ\"",
+                              tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                              tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    }
+
+    b->last = ngx_cpymem(b->last, "}}", 2);
 
     return b;
 }

@@ -157,6 +157,18 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
     ngx_http_lfv_rule(NGX_HTTP_TOO_MANY_REQUESTS, "ThrottlingException",
         "budget", "the team's inference unit budget is exhausted"),
 
+    ngx_http_lfv_rule(NGX_HTTP_BAD_REQUEST, "ValidationException",
+        "latest_leased",
+        "the team's starts are leased: modelVersion must name a version, "
+        "not \"latest\""),
+    ngx_http_lfv_rule(402, "ServiceQuotaExceededException",
+        "running_units",
+        "the start would take the team's running inference units over "
+        "its cap"),
+    ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
+        "InternalServerException", "lease_zone_full",
+        "the proxy has no room to record the lease of this start"),
+
     ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
         "InternalServerException", "credentials_unavailable",
         "the proxy has no usable AWS credentials"),

@@ -41,6 +41,8 @@ ngx_http_lfv_parse_http_response(u_char *p, size_t len,
 
     resp->status = 0;
     ngx_str_null(&resp->body);
+    ngx_str_null(&resp->request_id);
+    ngx_str_null(&resp->error_type);
 
     if (len == 0) {
         *err = "empty response";
@@ -133,6 +135,22 @@ ngx_http_lfv_parse_http_response(u_char *p, size_t len,
         {
             *err = "chunked responses are not supported";
             goto failed;
+        }
+
+        /* what AWS names an answer and an error by, for the audit */
+
+        if (n == sizeof("x-amzn-RequestId") - 1
+            && ngx_strncasecmp(name, (u_char *) "x-amzn-RequestId", n) == 0)
+        {
+            resp->request_id.data = value;
+            resp->request_id.len = end - value;
+        }
+
+        if (n == sizeof("x-amzn-ErrorType") - 1
+            && ngx_strncasecmp(name, (u_char *) "x-amzn-ErrorType", n) == 0)
+        {
+            resp->error_type.data = value;
+            resp->error_type.len = end - value;
         }
 
         if (n == sizeof("Content-Length") - 1

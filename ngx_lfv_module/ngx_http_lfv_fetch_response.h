@@ -22,6 +22,8 @@
 typedef struct {
     ngx_uint_t                  status;
     ngx_str_t                   body;           /* points into the input */
+    ngx_str_t                   request_id;     /* x-amzn-RequestId */
+    ngx_str_t                   error_type;     /* x-amzn-ErrorType */
 } ngx_http_lfv_http_response_t;
 
 

@@ -268,7 +268,14 @@ ngx_http_lfv_get_audit(ngx_http_request_t *r)
 static void
 ngx_http_lfv_audit_cleanup(void *data)
 {
-    /* nothing to free: the handler only marks the record */
+    ngx_http_lfv_audit_t  *audit = data;
+
+    /* a start that ended without AWS's answer gives its reservation back */
+
+    if (audit->lease) {
+        ngx_http_lfv_lease_release(audit->lease_zone, audit->lease);
+        audit->lease = NULL;
+    }
 }
 
 
@@ -370,6 +377,17 @@ ngx_http_lfv_check_policy(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit)
                                        ngx_http_lfv_op_verbs[audit->operation],
                                        &audit->project)
                            - p;
+    }
+
+    /* a lease names the model it stops: "latest" could move under it */
+
+    if (reason == NGX_HTTP_LFV_OK
+        && audit->operation == NGX_HTTP_LFV_OP_START
+        && ngx_http_lfv_policy_guarded(audit->policy)
+        && audit->version.len == sizeof("latest") - 1
+        && ngx_strncmp(audit->version.data, "latest", audit->version.len) == 0)
+    {
+        return NGX_HTTP_LFV_LATEST_LEASED;
     }
 
     return reason;
@@ -610,8 +628,10 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ngx_http_lfv_creds_t       *creds;
     ngx_http_lfv_audit_t       *audit;
     ngx_http_lfv_reason_e       reason;
+    ngx_http_lfv_loc_conf_t    *llcf;
     ngx_http_lfv_main_conf_t   *lmcf;
     ngx_http_lfv_creds_conf_t  *ccf;
+    ngx_http_lfv_lease_want_t   want, *wantp;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
     audit = ctx->audit;
@@ -667,10 +687,30 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
         ctx->limited = 1;
 
+        wantp = NULL;
+
+        if (ngx_http_lfv_policy_guarded(audit->policy)) {
+            llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
+
+            want.host = llcf->endpoint;
+            want.region = llcf->region;
+            want.project = audit->project;
+            want.version = audit->version;
+            want.lease = audit->policy->lease;
+            want.pending = NULL;
+
+            wantp = &want;
+        }
+
         reason = ngx_http_lfv_limit(lmcf->policy.zone, audit->policy,
                                     &audit->key, ngx_http_lfv_units(audit),
-                                    &delay, &ctx->retry_after,
+                                    wantp, &delay, &ctx->retry_after,
                                     r->connection->log);
+
+        if (wantp && wantp->pending) {
+            audit->lease = wantp->pending;
+            audit->lease_zone = lmcf->policy.zone;
+        }
 
         if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {
             audit->counted = reason;

@@ -11,6 +11,8 @@
 
 
 static ngx_int_t ngx_http_lfv_json_skip_number(ngx_http_lfv_json_t *j);
+static ngx_int_t ngx_http_lfv_json_find(u_char *p, size_t len,
+    ngx_str_t *name, ngx_str_t *value, ngx_uint_t any);
 
 
 #define NGX_HTTP_LFV_JSON_SATURATE  2147483648LL
@@ -398,6 +400,24 @@ ngx_int_t
 ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
     ngx_str_t *value)
 {
+    return ngx_http_lfv_json_find(p, len, name, value, 0);
+}
+
+
+ngx_int_t
+ngx_http_lfv_json_value(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    return ngx_http_lfv_json_find(p, len, name, value, 1);
+}
+
+
+/* "any": a member of any type, as written; else a string's content */
+
+static ngx_int_t
+ngx_http_lfv_json_find(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *value, ngx_uint_t any)
+{
     u_char               *start;
     size_t                n;
     ngx_uint_t            i;
@@ -450,9 +470,10 @@ ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
 
         for (i = 0; name[i].len; i++) {
             if (name[i].len == n && ngx_strncmp(name[i].data, start, n) == 0
-                && j.pos < j.last && *j.pos == '"' && value->data == NULL)
+                && j.pos < j.last && (any || *j.pos == '"')
+                && value->data == NULL)
             {
-                value->data = j.pos + 1;
+                value->data = any ? j.pos : j.pos + 1;
             }
         }
 
@@ -462,8 +483,11 @@ ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
             return NGX_ERROR;
         }
 
-        if (value->data == start + 1) {
+        if (value->data == start + 1 && !any) {
             value->len = j.pos - 1 - value->data;
+
+        } else if (value->data == start && any) {
+            value->len = j.pos - start;
         }
 
         j.pos = ngx_http_lfv_json_space(j.pos, j.last);

@@ -75,5 +75,9 @@ ngx_int_t ngx_http_lfv_json_skip_value(ngx_http_lfv_json_t *j,
 ngx_int_t ngx_http_lfv_json_object(u_char *p, size_t len, ngx_str_t *name,
     ngx_str_t *value);
 
+/* as ngx_http_lfv_json_object(), a member of any type, as written */
+ngx_int_t ngx_http_lfv_json_value(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *value);
+
 
 #endif /* _NGX_HTTP_LFV_JSON_H_INCLUDED_ */

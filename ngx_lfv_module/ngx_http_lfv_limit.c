@@ -10,6 +10,8 @@
 
 #include "ngx_http_lfv_module.h"
 #include "ngx_http_lfv_limit.h"
+#include "ngx_http_lfv_lease.h"
+#include "ngx_http_lfv_state.h"
 
 
 /* how many of the least recently seen teams a full zone looks at */
@@ -20,8 +22,6 @@ static ngx_int_t ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_lfv_limit_reserve(ngx_shm_zone_t *shm_zone,
     ngx_http_lfv_limit_ctx_t *ctx);
-static ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_lookup(
-    ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, ngx_log_t *log);
 static ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_alloc(
     ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, uint32_t hash,
     ngx_log_t *log);
@@ -107,6 +107,11 @@ ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->queue);
 
+    ngx_rbtree_init(&ctx->sh->leases, &ctx->sh->lease_sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    ngx_queue_init(&ctx->sh->lease_queue);
+
     len = sizeof(" in lfv_policy_zone \"\"") + shm_zone->shm.name.len;
 
     ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
@@ -119,7 +124,17 @@ ngx_http_lfv_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool->log_nomem = 0;
 
-    return ngx_http_lfv_limit_reserve(shm_zone, ctx);
+    if (ngx_http_lfv_limit_reserve(shm_zone, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a new zone: what a restart must not lose, from the state file */
+
+    if (ctx->state.len) {
+        ngx_http_lfv_state_load(shm_zone);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -174,11 +189,9 @@ ngx_http_lfv_limit_reserve(ngx_shm_zone_t *shm_zone,
 }
 
 
-/* the caller holds the zone mutex */
-
-static ngx_http_lfv_limit_node_t *
-ngx_http_lfv_limit_lookup(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
-    ngx_log_t *log)
+ngx_http_lfv_limit_node_t *
+ngx_http_lfv_limit_lookup_locked(ngx_http_lfv_limit_ctx_t *ctx,
+    ngx_str_t *team, ngx_log_t *log)
 {
     uint32_t                    hash;
     ngx_str_node_t             *sn;
@@ -287,9 +300,10 @@ ngx_http_lfv_limit_configured(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team)
 
 ngx_http_lfv_reason_e
 ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
-    ngx_str_t *team, ngx_uint_t units, ngx_msec_t *delay, time_t *retry_after,
-    ngx_log_t *log)
+    ngx_str_t *team, ngx_uint_t units, ngx_http_lfv_lease_want_t *want,
+    ngx_msec_t *delay, time_t *retry_after, ngx_log_t *log)
 {
+    ngx_http_lfv_reason_e       reason;
     time_t                      now, window;
     ngx_int_t                   excess;
     ngx_msec_t                  ms_now;
@@ -305,14 +319,33 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    node = ngx_http_lfv_limit_lookup(ctx, team, log);
+    node = ngx_http_lfv_limit_lookup_locked(ctx, team, log);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
         return NGX_HTTP_LFV_INTERNAL;
     }
 
-    /* the budget first: refusing it leaves the bucket as it was */
+    /*
+     * The running units and the lease first, then the budget: refusing
+     * either leaves the bucket as it was; a later refusal gives the
+     * reservation back
+     */
+
+    if (want) {
+        reason = ngx_http_lfv_lease_reserve_locked(ctx, node, policy, team,
+                                                   units, want, log);
+
+        if (reason != NGX_HTTP_LFV_OK) {
+            node->rejected[reason]++;
+            node->op_rejected[NGX_HTTP_LFV_OP_START - 1][reason]++;
+
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            *retry_after = (reason == NGX_HTTP_LFV_RUNNING_UNITS) ? 60 : 1;
+            return reason;
+        }
+    }
 
     if (policy->budget) {
         window = now - now % policy->window;
@@ -328,6 +361,11 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
         }
 
         if (node->units_used + units > policy->budget) {
+            if (want) {
+                ngx_http_lfv_lease_release_locked(ctx, want->pending, log);
+                want->pending = NULL;
+            }
+
             node->rejected[NGX_HTTP_LFV_BUDGET]++;
             node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
                              [NGX_HTTP_LFV_BUDGET]++;
@@ -365,6 +403,12 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
         if ((ngx_uint_t) excess > policy->burst) {
 
             if (!policy->dry_run) {
+                if (want) {
+                    ngx_http_lfv_lease_release_locked(ctx, want->pending,
+                                                      log);
+                    want->pending = NULL;
+                }
+
                 node->rejected[NGX_HTTP_LFV_RATE]++;
                 node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
                                  [NGX_HTTP_LFV_RATE]++;
@@ -398,6 +442,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     }
 
     node->units_used += units;
+    ctx->sh->changes++;
 
     if (*delay == 0) {
         node->forwarded++;
@@ -424,7 +469,7 @@ ngx_http_lfv_limit_account(ngx_shm_zone_t *zone, ngx_str_t *team,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    node = ngx_http_lfv_limit_lookup(ctx, team, ngx_cycle->log);
+    node = ngx_http_lfv_limit_lookup_locked(ctx, team, ngx_cycle->log);
 
     /* "forwarded" and the units count starts; each operation its own */
 
@@ -513,6 +558,10 @@ ngx_http_lfv_limit_snapshot(ngx_shm_zone_t *zone, ngx_pool_t *pool)
                    sizeof(st->op_forwarded));
         ngx_memcpy(st->op_rejected, node->op_rejected,
                    sizeof(st->op_rejected));
+        st->running = node->running;
+        st->reserved = node->reserved;
+        st->leases = node->leases;
+        ngx_memcpy(st->guard, node->guard, sizeof(st->guard));
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);

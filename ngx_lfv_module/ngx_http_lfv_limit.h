@@ -21,6 +21,22 @@
 #define NGX_HTTP_LFV_OPS  (NGX_HTTP_LFV_OP_LAST - 1)
 
 
+typedef struct ngx_http_lfv_lease_want_s  ngx_http_lfv_lease_want_t;
+
+
+/* what the cost guard counts of each team's leases */
+
+typedef enum {
+    NGX_HTTP_LFV_GUARD_STOPPED = 0,     /* auto-stopped at its end */
+    NGX_HTTP_LFV_GUARD_NOT_HOSTED,      /* StopModel: 404 or 409 */
+    NGX_HTTP_LFV_GUARD_STOP_FAILED,     /* an attempt failed */
+    NGX_HTTP_LFV_GUARD_OVERDUE,         /* past its retry window, alerted */
+    NGX_HTTP_LFV_GUARD_RECONCILED,      /* found stopped elsewhere */
+    NGX_HTTP_LFV_GUARD_STOPPED_BY_CLIENT,
+    NGX_HTTP_LFV_GUARD_LAST
+} ngx_http_lfv_guard_e;
+
+
 /* a team's state, shared by all workers: buckets and counters */
 
 typedef struct {
@@ -40,6 +56,12 @@ typedef struct {
     ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS]
                                            [NGX_HTTP_LFV_REASON_LAST];
 
+    /* the cost guard: units of recorded models, and of starts in flight */
+    ngx_uint_t                  running;
+    ngx_uint_t                  reserved;
+    ngx_uint_t                  leases;
+    ngx_uint_t                  guard[NGX_HTTP_LFV_GUARD_LAST];
+
     u_char                      data[1];
 } ngx_http_lfv_limit_node_t;
 
@@ -48,6 +70,23 @@ typedef struct {
     ngx_rbtree_t                rbtree;
     ngx_rbtree_node_t           sentinel;
     ngx_queue_t                 queue;
+
+    /* the cost guard's leases (ngx_http_lfv_lease.c) */
+    ngx_rbtree_t                leases;
+    ngx_rbtree_node_t           lease_sentinel;
+    ngx_queue_t                 lease_queue;
+    ngx_uint_t                  nleases;
+    uint64_t                    lease_id;       /* the last one given */
+    time_t                      sweep_at;       /* 0: look now */
+
+    /* the state file (ngx_http_lfv_state.c) */
+    ngx_uint_t                  changes;        /* of what it keeps */
+    ngx_uint_t                  written;        /* "changes" in the file */
+    time_t                      state_saved;
+    time_t                      state_failed;
+    ngx_uint_t                  state_failures;
+    size_t                      state_error_len;
+    u_char                      state_error[256];
 } ngx_http_lfv_limit_shctx_t;
 
 
@@ -57,6 +96,7 @@ typedef struct {
     ngx_http_lfv_policy_conf_t *pcf;            /* the teams it holds */
     u_char                     *file;           /* of lfv_policy_zone */
     ngx_uint_t                  line;
+    ngx_str_t                   state;          /* state=, or empty */
 } ngx_http_lfv_limit_ctx_t;
 
 
@@ -71,6 +111,10 @@ typedef struct {
     ngx_uint_t                  op_forwarded[NGX_HTTP_LFV_OPS];
     ngx_uint_t                  op_rejected[NGX_HTTP_LFV_OPS]
                                            [NGX_HTTP_LFV_REASON_LAST];
+    ngx_uint_t                  running;
+    ngx_uint_t                  reserved;
+    ngx_uint_t                  leases;
+    ngx_uint_t                  guard[NGX_HTTP_LFV_GUARD_LAST];
 } ngx_http_lfv_limit_stat_t;
 
 
@@ -83,15 +127,21 @@ ngx_shm_zone_t *ngx_http_lfv_limit_zone_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size, ngx_http_lfv_policy_conf_t *pcf);
 
 /*
- * The rate and the unit budget of a team, charged together under the
- * zone mutex, and the decision counted in the same round trip: a start
+ * The running units, the rate and the unit budget of a team, charged
+ * together under the zone mutex (and a lease reserved when "want" is
+ * given), and the decision counted in the same round trip: a start
  * to go now as forwarded, a rate or a budget refusal as that.
  * NGX_HTTP_LFV_OK with *delay in ms (0: now, and counted), or the
  * reason with *retry_after in seconds.
  */
 ngx_http_lfv_reason_e ngx_http_lfv_limit(ngx_shm_zone_t *zone,
     ngx_http_lfv_policy_t *policy, ngx_str_t *team, ngx_uint_t units,
-    ngx_msec_t *delay, time_t *retry_after, ngx_log_t *log);
+    ngx_http_lfv_lease_want_t *want, ngx_msec_t *delay,
+    time_t *retry_after, ngx_log_t *log);
+
+/* the caller holds the zone mutex: a team's state, made if need be */
+ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_lookup_locked(
+    ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team, ngx_log_t *log);
 
 /*
  * Counts a decision for the status page; "forwarded": the request was

@@ -25,6 +25,7 @@
 
 
 static ngx_int_t ngx_http_lfv_init_process(ngx_cycle_t *cycle);
+static void ngx_http_lfv_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_lfv_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lfv_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_lfv_create_main_conf(ngx_conf_t *cf);
@@ -36,6 +37,8 @@ static char *ngx_http_lfv_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_lfv(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_lfv_region(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_lfv_lease_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_http_lfv_crypto_cleanup(void *data);
 
 
@@ -126,7 +129,7 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       NULL },
 
     { ngx_string("lfv_policy_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_lfv_policy_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -174,6 +177,34 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       offsetof(ngx_http_lfv_main_conf_t, creds.ca),
       NULL },
 
+    { ngx_string("lfv_lease_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, lease.endpoint_url),
+      NULL },
+
+    { ngx_string("lfv_lease_reconcile"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, lease.reconcile),
+      NULL },
+
+    { ngx_string("lfv_lease_retry"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lfv_main_conf_t, lease.retry),
+      NULL },
+
+    { ngx_string("lfv_lease_log"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_lfv_lease_log,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("lfv_sts_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -217,7 +248,7 @@ ngx_module_t  ngx_http_lfv_module = {
     ngx_http_lfv_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_lfv_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -254,6 +285,7 @@ ngx_http_lfv_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_lfv_envelope_init(cf) != NGX_OK
+        || ngx_http_lfv_lease_filter_init(cf) != NGX_OK
         || ngx_http_lfv_error_init(cf) != NGX_OK
         || ngx_http_lfv_body_init(cf) != NGX_OK)
     {
@@ -328,7 +360,18 @@ ngx_http_lfv_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_lfv_roles_init_worker(cycle, lmcf);
+    if (ngx_http_lfv_roles_init_worker(cycle, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_lfv_sweep_init_worker(cycle);
+}
+
+
+static void
+ngx_http_lfv_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lfv_sweep_exit_worker(cycle);
 }
 
 
@@ -354,6 +397,8 @@ ngx_http_lfv_create_main_conf(ngx_conf_t *cf)
     lmcf->creds.timeout = NGX_CONF_UNSET_MSEC;
     lmcf->creds.grace = NGX_CONF_UNSET;
     lmcf->creds.wait = NGX_CONF_UNSET_MSEC;
+    lmcf->lease.reconcile = NGX_CONF_UNSET;
+    lmcf->lease.retry = NGX_CONF_UNSET;
 
     return lmcf;
 }
@@ -371,7 +416,7 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_http_lfv_policy_init_conf(cf, &lmcf->policy) != NGX_CONF_OK) {
+    if (ngx_http_lfv_policy_init_conf(cf, lmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -392,7 +437,35 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_lfv_roles_init_conf(cf, lmcf);
+    if (ngx_http_lfv_roles_init_conf(cf, lmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_lfv_lease_init_conf(cf, &lmcf->lease, &lmcf->creds.ca);
+}
+
+
+/* lfv_lease_log path: the cost guard's own audit lines */
+
+static char *
+ngx_http_lfv_lease_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lfv_main_conf_t *lmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lmcf->lease.log) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lmcf->lease.log = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (lmcf->lease.log == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

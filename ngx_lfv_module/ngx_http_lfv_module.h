@@ -17,6 +17,7 @@
 #include "ngx_http_lfv_credentials.h"
 #include "ngx_http_lfv_policy.h"
 #include "ngx_http_lfv_request.h"
+#include "ngx_http_lfv_lease.h"
 
 
 #define NGX_HTTP_LFV_KEY_CACHE         4
@@ -34,9 +35,10 @@ typedef struct {
 } ngx_http_lfv_key_cache_t;
 
 
-typedef struct {
+typedef struct ngx_http_lfv_main_conf_s {
     ngx_http_lfv_creds_conf_t   creds;
     ngx_http_lfv_policy_conf_t  policy;
+    ngx_http_lfv_lease_conf_t   lease;
     ngx_array_t                 roles;          /* ngx_http_lfv_creds_conf_t *
                                                    of teams with role= */
     ngx_http_lfv_sigv4_crypto_t crypto;
@@ -84,6 +86,11 @@ typedef struct {
     ngx_str_t                   client_token;
     ngx_str_t                   access_key_id;
     ngx_str_t                   source;
+
+    /* the cost guard: a start's reservation, then its lease's end */
+    void                       *lease;
+    ngx_shm_zone_t             *lease_zone;
+    time_t                      lease_ends;
 
     ngx_http_lfv_reason_e       reason;
     ngx_http_lfv_reason_e       counted;        /* on the status page */

@@ -24,7 +24,8 @@ static ngx_int_t ngx_http_lfv_policy_number(ngx_str_t *value, size_t skip);
 /*
  * lfv_policy team|default [projects=regex] [max_min_units=n]
  *     [max_max_units=n] [rate=n r/s | r/m] [burst=n] [nodelay | delay=n]
- *     [dry_run] [budget=units/time] [role=arn] [role_duration=time];
+ *     [dry_run] [budget=units/time] [role=arn] [role_duration=time]
+ *     [running_units=n] [lease=time];
  */
 
 char *
@@ -98,6 +99,18 @@ ngx_http_lfv_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "\"nodelay\", \"delay\" and \"dry_run\" need "
                            "\"rate\"");
         return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_lfv_policy_guarded(policy)) {
+
+        /* the cost guard's errors name its first policy */
+
+        if (!lmcf->lease.enabled) {
+            lmcf->lease.file = cf->conf_file->file.name.data;
+            lmcf->lease.line = cf->conf_file->line;
+        }
+
+        lmcf->lease.enabled = 1;
     }
 
     if (ngx_strcmp(value[1].data, "default") == 0) {
@@ -233,6 +246,28 @@ ngx_http_lfv_policy_param(ngx_conf_t *cf, ngx_http_lfv_policy_t *policy,
         return NGX_CONF_OK;
     }
 
+    if (ngx_strncmp(value->data, "running_units=", 14) == 0) {
+        n = ngx_http_lfv_policy_number(value, 14);
+        if (n <= 0) {
+            goto invalid;
+        }
+
+        policy->running_units = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "lease=", 6) == 0) {
+        s.data = value->data + 6;
+        s.len = value->len - 6;
+
+        policy->lease = ngx_parse_time(&s, 1);
+        if (policy->lease == (time_t) NGX_ERROR || policy->lease == 0) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strncmp(value->data, "budget=", 7) == 0) {
 
         /* units/time: budget=100/1h */
@@ -329,16 +364,17 @@ ngx_http_lfv_policy_number(ngx_str_t *value, size_t skip)
 }
 
 
-/* lfv_policy_zone name:size; */
+/* lfv_policy_zone name:size [state=path]; */
 
 char *
 ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lfv_main_conf_t *lmcf = conf;
 
-    u_char     *p;
-    ssize_t     size;
-    ngx_str_t  *value, name, s;
+    u_char                    *p;
+    ssize_t                    size;
+    ngx_str_t                 *value, name, s;
+    ngx_http_lfv_limit_ctx_t  *ctx;
 
     if (lmcf->policy.zone) {
         return "is duplicate";
@@ -398,16 +434,37 @@ ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "state=", 6) != 0 || value[2].len == 6) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = lmcf->policy.zone->data;
+
+    ctx->state.data = value[2].data + 6;
+    ctx->state.len = value[2].len - 6;
+
+    if (ngx_conf_full_name(cf->cycle, &ctx->state, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
 
 char *
-ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_policy_conf_t *pcf)
+ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_main_conf_t *lmcf)
 {
-    ngx_uint_t              i;
-    ngx_http_lfv_policy_t  *policy;
+    ngx_uint_t                   i;
+    ngx_http_lfv_policy_t       *policy;
+    ngx_http_lfv_policy_conf_t  *pcf;
 
+    pcf = &lmcf->policy;
     policy = pcf->policies.elts;
 
     for (i = 0; i < pcf->policies.nelts; i++) {
@@ -423,6 +480,14 @@ ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_policy_conf_t *pcf)
                                "rate= and budget= need \"lfv_policy_zone\"");
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (lmcf->lease.enabled && pcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "running_units= and lease= of \"lfv_policy\" in "
+                      "%s:%ui need \"lfv_policy_zone\"",
+                      lmcf->lease.file, lmcf->lease.line);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -32,11 +32,18 @@ typedef struct {
     ngx_uint_t                  budget;         /* 0: no budget */
     time_t                      window;
 
+    /* the cost guard: units running at once, how long a model may run */
+    ngx_uint_t                  running_units;  /* 0: no cap */
+    time_t                      lease;          /* 0: no lease */
+
     /* role=: the team's requests are signed by its own role session */
     ngx_str_t                   role_arn;
     time_t                      role_duration;
     void                       *role;           /* its credentials */
 } ngx_http_lfv_policy_t;
+
+
+#define ngx_http_lfv_policy_guarded(p)  ((p)->running_units || (p)->lease)
 
 
 typedef struct {
@@ -49,8 +56,9 @@ typedef struct {
 char *ngx_http_lfv_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_lfv_policy_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+struct ngx_http_lfv_main_conf_s;
 char *ngx_http_lfv_policy_init_conf(ngx_conf_t *cf,
-    ngx_http_lfv_policy_conf_t *pcf);
+    struct ngx_http_lfv_main_conf_s *lmcf);
 
 ngx_http_lfv_policy_t *ngx_http_lfv_policy_find(
     ngx_http_lfv_policy_conf_t *pcf, ngx_str_t *team);

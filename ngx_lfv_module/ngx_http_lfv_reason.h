@@ -64,6 +64,11 @@ typedef enum {
     NGX_HTTP_LFV_RATE,
     NGX_HTTP_LFV_BUDGET,
 
+    /* the cost guard */
+    NGX_HTTP_LFV_LATEST_LEASED,
+    NGX_HTTP_LFV_RUNNING_UNITS,
+    NGX_HTTP_LFV_LEASE_ROOM,
+
     /* signing */
     NGX_HTTP_LFV_NO_CREDENTIALS,
     NGX_HTTP_LFV_NO_ROLE_CREDENTIALS,

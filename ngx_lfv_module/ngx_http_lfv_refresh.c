@@ -255,7 +255,7 @@ ngx_http_lfv_refresh_start(ngx_http_lfv_refresher_t *rf)
     f->pool = pool;
     f->log = &rf->log;
     if (rf->step == NGX_HTTP_LFV_STEP_STS) {
-        ngx_http_lfv_sts_fetch_init(&rf->ccf->sts, f);
+        ngx_http_lfv_endpoint_fetch_init(&rf->ccf->sts, f);
 
     } else {
         f->addr = &rf->ccf->endpoint.addrs[0];

@@ -38,6 +38,13 @@ static void ngx_http_lfv_status_credentials(ngx_http_lfv_status_page_t *pg,
 static void ngx_http_lfv_status_roles(ngx_http_lfv_status_page_t *pg);
 static void ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node);
+static void ngx_http_lfv_status_guard(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node);
+static void ngx_http_lfv_status_leases(ngx_http_lfv_status_page_t *pg,
+    ngx_array_t *leases);
+static void ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg);
+static ngx_uint_t ngx_http_lfv_status_cap(ngx_http_lfv_status_page_t *pg,
+    ngx_str_t *team);
 static void ngx_http_lfv_status_reasons(ngx_http_lfv_status_page_t *pg,
     ngx_http_lfv_limit_stat_t *node, ngx_str_t *op, ngx_uint_t *count);
 static ngx_uint_t ngx_http_lfv_status_requests(
@@ -70,7 +77,32 @@ static ngx_str_t  ngx_http_lfv_families[] = {
     ngx_string("# HELP lfv_operation_rejected_total Requests refused, by "
                "operation and reason.\n"
                "# TYPE lfv_operation_rejected_total counter\n"),
+    ngx_string("# HELP lfv_running_units Inference units of the models the "
+               "cost guard records as running.\n"
+               "# TYPE lfv_running_units gauge\n"),
+    ngx_string("# HELP lfv_running_units_cap The team's running_units=.\n"
+               "# TYPE lfv_running_units_cap gauge\n"),
+    ngx_string("# HELP lfv_leases Models recorded as running.\n"
+               "# TYPE lfv_leases gauge\n"),
+    ngx_string("# HELP lfv_lease_outcomes_total What came of the cost "
+               "guard's calls and of stops, by outcome.\n"
+               "# TYPE lfv_lease_outcomes_total counter\n"),
     ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_lfv_guard_names[] = {
+    ngx_string("stopped"),
+    ngx_string("not_hosted"),
+    ngx_string("failed"),
+    ngx_string("overdue"),
+    ngx_string("reconciled"),
+    ngx_string("stopped_by_client"),
+};
+
+
+static char  *ngx_http_lfv_lease_states[] = {
+    "starting", "running", "stopping", "overdue"
 };
 
 
@@ -100,7 +132,7 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     ngx_str_t                    format;
     time_t                       retry_after;
     ngx_uint_t                   i, ready;
-    ngx_array_t                 *teams;
+    ngx_array_t                 *teams, *leases;
     ngx_chain_t                 *cl;
     ngx_http_lfv_limit_stat_t   *stat;
     ngx_http_lfv_creds_t        *creds;
@@ -138,10 +170,16 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     /* one copy of every team's counters, taken at once, then formatted */
 
     teams = NULL;
+    leases = NULL;
 
     if (lmcf->policy.zone) {
         teams = ngx_http_lfv_limit_snapshot(lmcf->policy.zone, r->pool);
         if (teams == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        leases = ngx_http_lfv_lease_snapshot(lmcf->policy.zone, r->pool);
+        if (leases == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -164,6 +202,8 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
             }
         }
 
+        ngx_http_lfv_status_state(&pg);
+
     } else {
         ngx_http_lfv_status_printf(&pg, ",\"teams\":{");
 
@@ -172,7 +212,15 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
             ngx_http_lfv_status_team(&pg, &stat[i]);
         }
 
-        ngx_http_lfv_status_printf(&pg, "}}\n");
+        ngx_http_lfv_status_printf(&pg, "}");
+
+        if (leases && lmcf->lease.enabled) {
+            ngx_http_lfv_status_leases(&pg, leases);
+        }
+
+        ngx_http_lfv_status_state(&pg);
+
+        ngx_http_lfv_status_printf(&pg, "}\n");
     }
 
     if (pg.rc != NGX_OK) {
@@ -422,6 +470,11 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
             return;
         }
 
+        if (pg->family >= 6) {
+            ngx_http_lfv_status_guard(pg, node);
+            return;
+        }
+
         /* operations without any request have no sample */
 
         for (i = 0; i < NGX_HTTP_LFV_OPS; i++) {
@@ -474,7 +527,195 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
         ngx_http_lfv_status_printf(pg, "}");
     }
 
-    ngx_http_lfv_status_printf(pg, "}}");
+    ngx_http_lfv_status_printf(pg, "}");
+
+    ngx_http_lfv_status_guard(pg, node);
+
+    ngx_http_lfv_status_printf(pg, "}");
+}
+
+
+/* a team's running units against its cap, and what came of its leases */
+
+static void
+ngx_http_lfv_status_guard(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_limit_stat_t *node)
+{
+    ngx_uint_t                 i, cap;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    /* only where a policy has the cost guard */
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+
+    if (!lmcf->lease.enabled) {
+        return;
+    }
+
+    cap = ngx_http_lfv_status_cap(pg, &node->team);
+
+    if (!pg->prometheus) {
+        ngx_http_lfv_status_printf(pg, ",\"running_units\":%ui,"
+                                   "\"reserved_units\":%ui,"
+                                   "\"running_units_cap\":",
+                                   node->running, node->reserved);
+
+        if (cap) {
+            ngx_http_lfv_status_printf(pg, "%ui", cap);
+        } else {
+            ngx_http_lfv_status_printf(pg, "null");
+        }
+
+        ngx_http_lfv_status_printf(pg, ",\"leases\":%ui,\"lease_outcomes\":{",
+                                   node->leases);
+
+        for (i = 0; i < NGX_HTTP_LFV_GUARD_LAST; i++) {
+            ngx_http_lfv_status_printf(pg, "%s\"%V\":%ui", i ? "," : "",
+                                       &ngx_http_lfv_guard_names[i],
+                                       node->guard[i]);
+        }
+
+        ngx_http_lfv_status_printf(pg, "}");
+        return;
+    }
+
+    if (pg->family == 7 && cap == 0) {
+        return;
+    }
+
+    if (pg->family < 9) {
+        ngx_http_lfv_status_printf(pg, "%s{team=\"",
+                                   pg->family == 6 ? "lfv_running_units"
+                                   : pg->family == 7 ? "lfv_running_units_cap"
+                                   : "lfv_leases");
+        ngx_http_lfv_status_escaped(pg, &node->team);
+        ngx_http_lfv_status_printf(pg, "\"} %ui\n",
+                                   pg->family == 6 ? node->running
+                                   : pg->family == 7 ? cap : node->leases);
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_LFV_GUARD_LAST; i++) {
+        ngx_http_lfv_status_printf(pg, "lfv_lease_outcomes_total{team=\"");
+        ngx_http_lfv_status_escaped(pg, &node->team);
+        ngx_http_lfv_status_printf(pg, "\",outcome=\"%V\"} %ui\n",
+                                   &ngx_http_lfv_guard_names[i],
+                                   node->guard[i]);
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_lfv_status_cap(ngx_http_lfv_status_page_t *pg, ngx_str_t *team)
+{
+    ngx_http_lfv_policy_t     *policy;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+
+    policy = ngx_http_lfv_policy_find(&lmcf->policy, team);
+
+    if (policy == NULL && team->len == 1 && team->data[0] == '-') {
+        policy = lmcf->policy.default_policy;
+    }
+
+    return policy ? policy->running_units : 0;
+}
+
+
+static void
+ngx_http_lfv_status_leases(ngx_http_lfv_status_page_t *pg,
+    ngx_array_t *leases)
+{
+    time_t                      now;
+    ngx_uint_t                  i;
+    ngx_http_lfv_lease_stat_t  *st;
+
+    now = ngx_time();
+    st = leases->elts;
+
+    ngx_http_lfv_status_printf(pg, ",\"leases\":[");
+
+    for (i = 0; i < leases->nelts; i++) {
+        ngx_http_lfv_status_printf(pg, "%s{\"team\":\"", i ? "," : "");
+        ngx_http_lfv_status_escaped(pg, &st[i].team);
+        ngx_http_lfv_status_printf(pg, "\",\"project\":\"%V\","
+                                   "\"model_version\":\"%V\","
+                                   "\"units\":%ui,\"state\":\"%s\","
+                                   "\"attempts\":%ui,\"ends_in\":",
+                                   &st[i].project, &st[i].version,
+                                   st[i].units,
+                                   ngx_http_lfv_lease_states[st[i].state],
+                                   st[i].attempts);
+
+        if (st[i].ends && st[i].state != NGX_HTTP_LFV_LEASE_STARTING) {
+            ngx_http_lfv_status_printf(pg, "%T}", st[i].ends - now);
+        } else {
+            ngx_http_lfv_status_printf(pg, "null}");
+        }
+    }
+
+    ngx_http_lfv_status_printf(pg, "]");
+}
+
+
+/* the state file: when it was last written, and why it could not be */
+
+static void
+ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg)
+{
+    time_t                     saved, failed;
+    ngx_str_t                  error;
+    ngx_uint_t                 failures;
+    ngx_http_lfv_limit_ctx_t  *ctx;
+    ngx_http_lfv_main_conf_t  *lmcf;
+    u_char                     buf[256];
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+
+    if (lmcf->policy.zone == NULL) {
+        return;
+    }
+
+    ctx = lmcf->policy.zone->data;
+
+    if (ctx->state.len == 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    saved = ctx->sh->state_saved;
+    failed = ctx->sh->state_failed;
+    failures = ctx->sh->state_failures;
+    error.len = ngx_min(ctx->sh->state_error_len, sizeof(buf));
+    error.data = ngx_cpymem(buf, ctx->sh->state_error, error.len) - error.len;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (pg->prometheus) {
+        ngx_http_lfv_status_printf(pg, "# HELP lfv_state_write_failures_total "
+                                   "Writes of the state file that failed.\n"
+                                   "# TYPE lfv_state_write_failures_total "
+                                   "counter\n"
+                                   "lfv_state_write_failures_total %ui\n"
+                                   "# HELP lfv_state_saved_timestamp_seconds "
+                                   "When the state file was last written.\n"
+                                   "# TYPE lfv_state_saved_timestamp_seconds "
+                                   "gauge\n"
+                                   "lfv_state_saved_timestamp_seconds %T\n",
+                                   failures, saved);
+        return;
+    }
+
+    ngx_http_lfv_status_printf(pg, ",\"state_file\":{\"path\":\"");
+    ngx_http_lfv_status_escaped(pg, &ctx->state);
+    ngx_http_lfv_status_printf(pg, "\",\"saved\":%T,\"write_failures\":%ui,"
+                               "\"failing\":%s,\"last_error\":\"",
+                               saved, failures,
+                               (failed > saved) ? "true" : "false");
+    ngx_http_lfv_status_escaped(pg, &error);
+    ngx_http_lfv_status_printf(pg, "\"}");
 }
 
 

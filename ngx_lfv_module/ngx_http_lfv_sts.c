@@ -11,7 +11,6 @@
 #include "ngx_http_lfv_sts.h"
 
 
-static ngx_int_t ngx_http_lfv_sts_loopback(ngx_addr_t *addr);
 static size_t ngx_http_lfv_sts_form_len(u_char *src, size_t len);
 static u_char *ngx_http_lfv_sts_form(u_char *dst, u_char *src, size_t len);
 
@@ -23,15 +22,10 @@ static u_char *ngx_http_lfv_sts_form(u_char *dst, u_char *src, size_t len);
 
 
 char *
-ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_sts_conf_t *scf,
+ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_endpoint_t *scf,
     ngx_str_t *url, ngx_str_t *ca, ngx_resolver_t *resolver,
     ngx_msec_t resolver_timeout)
 {
-    u_char      *p;
-    ngx_url_t    u;
-    ngx_uint_t   tls;
-    ngx_addr_t  *addr;
-
     if (url->len == 0) {
         url->len = sizeof("https://sts..amazonaws.com") - 1
                    + scf->region.len;
@@ -43,175 +37,13 @@ ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_sts_conf_t *scf,
         ngx_sprintf(url->data, "https://sts.%V.amazonaws.com", &scf->region);
     }
 
-    scf->url = *url;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
-                        == 0)
-    {
-        tls = 1;
-        u.url.data = url->data + 8;
-        u.url.len = url->len - 8;
-        u.default_port = 443;
-
-    } else if (url->len > 7
-               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
-    {
-        tls = 0;
-        u.url.data = url->data + 7;
-        u.url.len = url->len - 7;
-        u.default_port = 80;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "STS endpoint \"%V\" must be an https:// URL", url);
-        return NGX_CONF_ERROR;
-    }
-
-    u.uri_part = 1;
-    u.no_resolve = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in STS endpoint \"%V\"", u.err, url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    scf->port = u.port;
-    scf->path = u.uri;
-
-    if (scf->path.len == 0) {
-        ngx_str_set(&scf->path, "/");
-    }
-
-    /* the name to resolve and to verify: an IPv6 address without [] */
-
-    scf->name = u.host;
-
-    if (scf->name.len > 2 && scf->name.data[0] == '[') {
-        scf->name.data++;
-        scf->name.len -= 2;
-    }
-
-    addr = ngx_pcalloc(cf->pool, sizeof(ngx_addr_t));
-    if (addr == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_parse_addr(cf->pool, addr, scf->name.data, scf->name.len)
-        == NGX_OK)
-    {
-        ngx_inet_set_port(addr->sockaddr, scf->port);
-
-        addr->name.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
-        if (addr->name.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        addr->name.len = ngx_sock_ntop(addr->sockaddr, addr->socklen,
-                                       addr->name.data, NGX_SOCKADDR_STRLEN,
-                                       1);
-        scf->addr = addr;
-
-    } else if (resolver == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "STS endpoint \"%V\" needs a \"resolver\" in the "
-                           "http block to resolve \"%V\"", url, &scf->name);
-        return NGX_CONF_ERROR;
-    }
-
-    /* secrets go over plain HTTP only to this host itself, for tests */
-
-    if (!tls && (scf->addr == NULL
-                 || ngx_http_lfv_sts_loopback(scf->addr) != NGX_OK))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "STS endpoint \"%V\" must be an https:// URL; "
-                           "http:// is only for a loopback address", url);
-        return NGX_CONF_ERROR;
-    }
-
-    scf->resolver = resolver;
-    scf->resolver_timeout = resolver_timeout;
-
-    /* the Host header: the name as written, with a port unless default */
-
-    scf->host.data = ngx_pnalloc(cf->pool, u.host.len + 1 + NGX_INT_T_LEN);
-    if (scf->host.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_cpymem(scf->host.data, u.host.data, u.host.len);
-
-    if (u.port != u.default_port) {
-        p = ngx_sprintf(p, ":%d", (int) u.port);
-    }
-
-    scf->host.len = p - scf->host.data;
-
-    if (!tls) {
-        return NGX_CONF_OK;
-    }
-
-    scf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (scf->ssl == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_lfv_fetch_ssl_init(cf, scf->ssl, ca) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_lfv_sts_loopback(ngx_addr_t *addr)
-{
-    struct sockaddr_in   *sin;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6  *sin6;
-#endif
-
-    switch (addr->sockaddr->sa_family) {
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        sin6 = (struct sockaddr_in6 *) addr->sockaddr;
-        return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ? NGX_OK : NGX_DECLINED;
-#endif
-
-    case AF_INET:
-        sin = (struct sockaddr_in *) addr->sockaddr;
-        return (((u_char *) &sin->sin_addr.s_addr)[0] == 127)
-               ? NGX_OK : NGX_DECLINED;
-
-    default:
-        return NGX_DECLINED;
-    }
-}
-
-
-void
-ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
-    ngx_http_lfv_fetch_t *f)
-{
-    f->addr = scf->addr;
-    f->host = scf->name;
-    f->port = scf->port;
-    f->resolver = scf->resolver;
-    f->resolver_timeout = scf->resolver_timeout;
-    f->ssl = scf->ssl;
+    return ngx_http_lfv_endpoint_init(cf, scf, url, "STS endpoint", ca,
+                                      resolver, resolver_timeout);
 }
 
 
 ngx_buf_t *
-ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
+ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_endpoint_t *scf,
     ngx_http_lfv_sts_role_t *role, u_char *token, size_t token_len)
 {
     size_t      len, body;
@@ -263,24 +95,13 @@ ngx_http_lfv_sts_web_identity(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
 
 
 ngx_buf_t *
-ngx_http_lfv_sts_assume_role(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
+ngx_http_lfv_sts_assume_role(ngx_pool_t *pool, ngx_http_lfv_endpoint_t *scf,
     ngx_http_lfv_sigv4_crypto_t *crypto, ngx_http_lfv_sts_signer_t *signer,
     ngx_http_lfv_sts_role_t *role)
 {
-    u_char                        *p, *scratch, *body;
-    size_t                         len, size;
-    ngx_tm_t                       tm;
-    ngx_int_t                      rc;
-    ngx_buf_t                     *b;
-    ngx_http_lfv_sigv4_key_t       key;
-    ngx_http_lfv_sigv4_request_t   sr;
-    u_char                         date[NGX_HTTP_LFV_AMZ_DATE_LEN];
-    u_char                         signature[NGX_HTTP_LFV_SHA256_HEX_LEN];
-
-    static ngx_str_t  service = ngx_string("sts");
-    static ngx_str_t  method = ngx_string("POST");
-    static ngx_str_t  form = ngx_string("application/x-www-form-urlencoded; "
-                                        "charset=utf-8");
+    u_char                        *p, *body;
+    size_t                         len;
+    ngx_http_lfv_endpoint_call_t   call;
 
     /* the form body */
 
@@ -319,98 +140,23 @@ ngx_http_lfv_sts_assume_role(ngx_pool_t *pool, ngx_http_lfv_sts_conf_t *scf,
 
     /* signed as AWS's SDKs sign the Query protocol */
 
-    ngx_gmtime(ngx_time(), &tm);
+    ngx_memzero(&call, sizeof(ngx_http_lfv_endpoint_call_t));
 
-    (void) ngx_sprintf(date, "%4d%02d%02dT%02d%02d%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    ngx_str_set(&call.method, "POST");
+    call.uri = scf->path;
+    call.host = scf->host;
+    call.region = scf->region;
+    ngx_str_set(&call.service, "sts");
+    ngx_str_set(&call.content_type, "application/x-www-form-urlencoded; "
+                                    "charset=utf-8");
+    ngx_str_set(&call.accept, "text/xml");
+    call.body.data = body;
+    call.body.len = len;
+    call.access_key_id = signer->access_key_id;
+    call.secret_access_key = signer->secret_access_key;
+    call.session_token = signer->session_token;
 
-    ngx_memzero(&sr, sizeof(ngx_http_lfv_sigv4_request_t));
-
-    sr.method = method;
-    sr.uri = scf->path;
-    sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = form;
-    sr.header[NGX_HTTP_LFV_H_HOST] = scf->host;
-    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = date;
-    sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
-    sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = *signer->session_token;
-    sr.region = scf->region;
-    sr.service = service;
-    sr.access_key_id = *signer->access_key_id;
-
-    if (ngx_http_lfv_sigv4_sha256_hex(crypto, body, len, sr.payload_hash)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    size = ngx_http_lfv_sigv4_canonical_len(&sr) + 256;
-
-    scratch = ngx_pnalloc(pool, size);
-    if (scratch == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(&key, sizeof(ngx_http_lfv_sigv4_key_t));
-
-    rc = ngx_http_lfv_sigv4_derive_key(crypto, signer->secret_access_key,
-                                       date, &sr.region, &sr.service, &key);
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_lfv_sigv4_signature(crypto, &sr, &key, scratch, size,
-                                          signature);
-    }
-
-    ngx_http_lfv_sigv4_key_free(&key);
-    ngx_explicit_memzero(&key, sizeof(ngx_http_lfv_sigv4_key_t));
-
-    /* the canonical request held the session token */
-
-    ngx_explicit_memzero(scratch, size);
-
-    if (rc != NGX_OK) {
-        return NULL;
-    }
-
-    size = sizeof("POST  HTTP/1.0" CRLF) - 1 + scf->path.len
-           + sizeof("Host: " CRLF) - 1 + scf->host.len
-           + sizeof("Content-Type: " CRLF) - 1 + form.len
-           + sizeof("X-Amz-Date: " CRLF) - 1 + NGX_HTTP_LFV_AMZ_DATE_LEN
-           + sizeof("X-Amz-Security-Token: " CRLF) - 1
-           + signer->session_token->len
-           + sizeof("Authorization: " CRLF) - 1
-           + ngx_http_lfv_sigv4_authorization_len(&sr)
-           + sizeof("Accept: text/xml" CRLF) - 1
-           + sizeof("Content-Length: " CRLF CRLF) - 1 + NGX_SIZE_T_LEN
-           + len;
-
-    b = ngx_create_temp_buf(pool, size);
-    if (b == NULL) {
-        ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
-        return NULL;
-    }
-
-    b->last = ngx_sprintf(b->last, "POST %V HTTP/1.0" CRLF "Host: %V" CRLF
-                          "Content-Type: %V" CRLF "X-Amz-Date: %*s" CRLF,
-                          &scf->path, &scf->host, &form,
-                          (size_t) NGX_HTTP_LFV_AMZ_DATE_LEN, date);
-
-    if (signer->session_token->len) {
-        b->last = ngx_sprintf(b->last, "X-Amz-Security-Token: %V" CRLF,
-                              signer->session_token);
-    }
-
-    b->last = ngx_cpymem(b->last, "Authorization: ",
-                         sizeof("Authorization: ") - 1);
-    b->last = ngx_http_lfv_sigv4_authorization(&sr, signature, b->last);
-
-    ngx_explicit_memzero(signature, NGX_HTTP_LFV_SHA256_HEX_LEN);
-
-    b->last = ngx_sprintf(b->last, CRLF "Accept: text/xml" CRLF
-                          "Content-Length: %uz" CRLF CRLF, len);
-    b->last = ngx_cpymem(b->last, body, len);
-
-    return b;
+    return ngx_http_lfv_endpoint_signed(pool, crypto, &call);
 }
 
 

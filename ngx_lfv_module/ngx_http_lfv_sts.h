@@ -13,6 +13,7 @@
 #include <ngx_event.h>
 
 #include "ngx_http_lfv_fetch.h"
+#include "ngx_http_lfv_endpoint.h"
 #include "ngx_http_lfv_sts_doc.h"
 #include "ngx_http_lfv_sigv4.h"
 
@@ -22,35 +23,15 @@
 #define NGX_HTTP_LFV_SESSION_MAX      64
 
 
-/* where STS is reached: the regional endpoint, or endpoint= */
-
-typedef struct {
-    ngx_str_t                   region;
-    ngx_str_t                   url;            /* as configured or built */
-    ngx_addr_t                 *addr;           /* an address, NULL: name */
-    ngx_str_t                   name;           /* resolved and verified */
-    in_port_t                   port;
-    ngx_str_t                   host;           /* the Host header */
-    ngx_str_t                   path;
-    ngx_ssl_t                  *ssl;            /* NULL: http:// loopback */
-    ngx_resolver_t             *resolver;
-    ngx_msec_t                  resolver_timeout;
-} ngx_http_lfv_sts_conf_t;
-
-
 /*
  * The endpoint: "url" if given (https://, or http:// to a loopback
  * address for tests), else https://sts.REGION.amazonaws.com; a name
  * needs nginx's "resolver" in the http block, which "resolver" holds
  * (NULL: none).  "ca" is the file certificates are verified with.
  */
-char *ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_sts_conf_t *scf,
+char *ngx_http_lfv_sts_init_conf(ngx_conf_t *cf, ngx_http_lfv_endpoint_t *scf,
     ngx_str_t *url, ngx_str_t *ca, ngx_resolver_t *resolver,
     ngx_msec_t resolver_timeout);
-
-/* where a fetch of STS goes */
-void ngx_http_lfv_sts_fetch_init(ngx_http_lfv_sts_conf_t *scf,
-    ngx_http_lfv_fetch_t *f);
 
 /* who asks AssumeRole: the base credentials, which sign the request */
 
@@ -78,7 +59,7 @@ typedef struct {
  * into the request only
  */
 ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
-    ngx_http_lfv_sts_conf_t *scf, ngx_http_lfv_sts_role_t *role,
+    ngx_http_lfv_endpoint_t *scf, ngx_http_lfv_sts_role_t *role,
     u_char *token, size_t token_len);
 
 /*
@@ -86,7 +67,7 @@ ngx_buf_t *ngx_http_lfv_sts_web_identity(ngx_pool_t *pool,
  * an error of memory or of the digest (logged by the caller)
  */
 ngx_buf_t *ngx_http_lfv_sts_assume_role(ngx_pool_t *pool,
-    ngx_http_lfv_sts_conf_t *scf, ngx_http_lfv_sigv4_crypto_t *crypto,
+    ngx_http_lfv_endpoint_t *scf, ngx_http_lfv_sigv4_crypto_t *crypto,
     ngx_http_lfv_sts_signer_t *signer, ngx_http_lfv_sts_role_t *role);
 
 /*

@@ -9,7 +9,10 @@ assert what reached the upstream (and that rejected requests never did).
 
 Served: StartModel, StopModel, DescribeModel and ListModels, over an in-memory
 hosting state per (project, version) whose transitions are computed lazily
-from timestamps (--hosting-delay).
+from timestamps (--hosting-delay). Tests steer it through /_sim/* (faults,
+counters, the hosting state behind the proxy's back; see t/sim/README.md),
+in plain HTTP on the same port: a connection whose first byte is not a TLS
+handshake is plain.
 """
 
 import argparse
@@ -52,6 +55,16 @@ QUOTA_CODES = {'StartModel': 'L-LFV-START', 'StopModel': 'L-LFV-STOP',
                'DescribeModel': 'L-LFV-DESCRIBE', 'ListModels': 'L-LFV-LIST'}
 DEFAULT_VERSIONS = 3            # trained versions of a project without "-v<N>"
 ADDRESSABLE = 9                 # versions 1..9 exist in every project
+OPERATIONS = ('StartModel', 'StopModel', 'DescribeModel', 'ListModels')
+STATUSES = ('TRAINED', 'STARTING_HOSTING', 'HOSTED', 'STOPPING_HOSTING', 'HOSTING_FAILED')
+HOSTING = ('STARTING_HOSTING', 'HOSTED')       # states with inference units
+
+FAULT_KINDS = ('none', 'status500', 'throttle', 'reset', 'hang', 'delay', 'garbage')
+HANG_LIMIT = 60.0               # a "hang" never holds a request longer
+DELAY_MAX = 60
+# 200 application/json that no JSON parser accepts: a NUL, a byte that is not
+# UTF-8, markup, an unterminated object
+GARBAGE = b'{"Status": "HOSTED", \x00\xff<html>garbage</html>\n'
 
 
 def operation_of(method, target):
@@ -121,15 +134,16 @@ class Models:
         """StartModel: anything but STARTING_HOSTING/HOSTED starts hosting anew."""
         with self.lock:
             rec = self._get((project, version))
-            if rec['status'] not in ('STARTING_HOSTING', 'HOSTED'):
+            if rec['status'] not in HOSTING:
                 rec.update(status='STARTING_HOSTING', since=time.monotonic())
             rec.update(min=lo, max=hi)
 
-    def stop(self, project, version, token):
+    def stop(self, project, version, token, dry=False):
         """StopModel: the status before the call, or None for a replayed token.
 
         Only a HOSTED or STARTING_HOSTING model moves to STOPPING_HOSTING; the
-        caller answers 409 for any other returned status.
+        caller answers 409 for any other returned status. dry: only tell what
+        a stop would answer, changing nothing (before a fault is looked at).
         """
         now = time.monotonic()
         with self.lock:
@@ -138,11 +152,34 @@ class Models:
                 return None     # a retry of a stop that was accepted: same answer
             rec = self._get((project, version))
             before = rec['status']
-            if before in ('STARTING_HOSTING', 'HOSTED'):
+            if before in HOSTING and not dry:
                 rec.update(status='STOPPING_HOSTING', since=now)
                 if token:
                     self.tokens[token] = (project, version, now + 8 * 3600)
             return before
+
+    def set(self, project, version, status, lo=None, hi=None):
+        """POST /_sim/model: the state changed behind the service's back, from
+        now (STARTING_HOSTING and STOPPING_HOSTING then move on after the delay)."""
+        with self.lock:
+            rec = self._get((project, version))
+            rec.update(status=status, since=time.monotonic(), min=lo, max=hi)
+
+    def shown(self, project, version):
+        """{status, min, max} as DescribeModel shows them (units only while hosting)."""
+        return shown(self.get(project, version))
+
+    def snapshot(self):
+        """{"p/v": {status, min, max}} of every model that is not TRAINED."""
+        with self.lock:
+            recs = {'%s/%s' % key: shown(dict(self._get(key))) for key in list(self.state)}
+        return {k: v for k, v in sorted(recs.items()) if v['status'] != 'TRAINED'}
+
+
+def shown(rec):
+    hosting = rec['status'] in HOSTING
+    return {'status': rec['status'], 'min': rec['min'] if hosting else None,
+            'max': rec['max'] if hosting else None}
 
 
 def model_fields(cfg, project, version, status):
@@ -187,28 +224,62 @@ def page_offset(project, token):
 
 # ---------------------------------------------------------------- server
 
-class Handler(simlib.BaseHandler):
-    def dispatch(self):
-        cfg = self.server.cfg
-        rid = str(uuid.uuid4())
-        headers = list(self.headers.items())
-        entry = {'method': self.command, 'path': self.path, 'headers': headers, 'body': '',
-                 'operation': operation_of(self.command, self.path),
-                 'query': self.path.partition('?')[2],
-                 'sig_ok': False, 'reason': '', 'status': 0, 'request_id': rid,
-                 'access_key_id': None, 'session': None, 'time': time.time(),
-                 'sni': getattr(self.connection, 'sni', None), 'transfer': None,
-                 'peer': '%s:%d' % self.client_address}   # same peer = reused connection
+def fault_params(kind, params):
+    """The parameters POST /_sim/fault may give: seconds (delay) only."""
+    allowed = ('seconds',) if kind == 'delay' else ()
+    extra = sorted(set(params) - set(allowed))
+    if extra:
+        raise ValueError('fault %r takes no %s' % (kind, ', '.join(extra)))
+    if kind == 'delay':
+        s = params.get('seconds')
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= DELAY_MAX:
+            raise ValueError('"delay" needs "seconds" from 0 to %d' % DELAY_MAX)
+        return {'seconds': s}
+    return {}
+
+
+class Handler(simlib.ControlHandler):
+    """Service requests on TLS; on a plain connection /_sim/* is the control
+    API (simlib.ControlHandler) and anything else is refused (plain_http)."""
+
+    def control_allowed(self):
+        # never through TLS: what a proxy forwards cannot steer the simulator
+        return not simlib.is_tls(self.connection)
+
+    def new_entry(self):
         self.journaled = False
+        return {'method': self.command, 'path': self.path, 'headers': list(self.headers.items()),
+                'body': '', 'operation': operation_of(self.command, self.path),
+                'query': self.path.partition('?')[2],
+                'sig_ok': False, 'reason': '', 'status': None, 'fault': None,
+                'request_id': str(uuid.uuid4()),
+                'access_key_id': None, 'session': None, 'time': time.time(),
+                'sni': getattr(self.connection, 'sni', None), 'transfer': None,
+                'peer': '%s:%d' % self.client_address}   # same peer = reused connection
+
+    def bad_framing(self, e):
+        entry = self.new_entry()
+        self.server.counters.hit(entry['operation'])
+        entry['reason'] = 'bad_framing'
         try:
-            try:
-                body = self.read_body()
-            except simlib.BadRequest as e:
-                self.close_connection = True
-                entry['reason'] = 'bad_framing'
-                return self.error(entry, e.status, 'SerializationException', str(e))
+            self.error(entry, e.status, 'SerializationException', str(e))
+        finally:
+            if not self.journaled:
+                self.server.journal.write(entry)
+
+    def handle_service(self, body):
+        cfg = self.server.cfg
+        entry = self.new_entry()
+        self.server.counters.hit(entry['operation'])
+        headers = entry['headers']
+        try:
             entry['body'] = body.decode('utf-8', 'replace')
             entry['transfer'] = self.transfer
+            if not simlib.is_tls(self.connection):
+                entry['reason'] = 'plain_http'
+                return self.error(entry, 400, 'PlainHttpOnTlsPort',
+                                  'The plain HTTP request was sent to the HTTPS port (only '
+                                  '/_sim/* is served in plain HTTP)')
             if not self.path.startswith('/'):
                 entry['reason'] = 'bad_target'
                 return self.error(entry, 400, 'ValidationException', 'request target must be a path')
@@ -227,8 +298,68 @@ class Handler(simlib.BaseHandler):
             entry.update(info, sig_ok=True, reason='ok')
             self.route(entry, body)
         finally:
-            if not self.journaled:      # e.g. the client went away mid-response
+            if not self.journaled:      # reset, hang, the client went away mid-response
                 self.server.journal.write(entry)
+
+    def fault(self, entry, op):
+        """The fault of `op`, met by a request about to be answered normally.
+
+        True: the fault answered the request (or dropped it); the caller changes
+        no state and answers nothing. False: go on as usual (no fault, a delay
+        served, a hang released by a new POST /_sim/fault of its target).
+        """
+        srv = self.server
+        kind, params, serial = srv.faults.take_params(op)
+        if kind == 'none':
+            return False
+        entry['fault'] = kind
+        if kind == 'status500':
+            self.error(entry, 500, 'InternalServerException',
+                       'Amazon Lookout for Vision experienced a service issue. Try your call again.')
+        elif kind == 'throttle':
+            self.error(entry, 429, 'ThrottlingException', 'Rate exceeded',
+                       {'QuotaCode': QUOTA_CODES[op], 'ServiceCode': 'lookoutvision'},
+                       [('Retry-After', '1')])
+        elif kind == 'reset':
+            self.reset_connection()
+        elif kind == 'hang':
+            # released: answered as usual; else the connection is closed unanswered
+            return not self.hang(HANG_LIMIT, lambda: srv.faults.serial(op) != serial)
+        elif kind == 'delay':
+            srv.stopping.wait(params['seconds'])
+            return False
+        elif kind == 'garbage':
+            entry['status'] = 200
+            srv.journal.write(entry)
+            self.journaled = True
+            self.send(200, GARBAGE, 'application/json',
+                      [('x-amzn-RequestId', entry['request_id'])])
+        return True
+
+    # -- control API: counters, reset, fault come from simlib.ControlHandler
+    def control_sim(self, route, req):
+        models = self.server.models
+        if route == ('GET', '/_sim/models'):
+            self.send_json(200, models.snapshot())
+        elif route in (('GET', '/_sim/model'), ('POST', '/_sim/model')):
+            try:
+                if route[0] == 'GET':
+                    try:
+                        req = dict(parse_query(self.path.partition('?')[2]))
+                    except ValueError:
+                        raise ValueError('query string is not UTF-8')
+                    project, version = model_of(req, ('project', 'version'))
+                else:
+                    project, version = model_of(req, ('project', 'version', 'status', 'min',
+                                                      'max'))
+                    models.set(project, version, *state_of(req))
+            except ValueError as e:
+                self.send_json(400, {'error': str(e)})
+            else:
+                self.send_json(200, models.shown(project, version))
+        else:
+            return False
+        return True
 
     def error(self, entry, status, code, message, extra=None, headers=()):
         body = {'message': message}
@@ -307,6 +438,8 @@ class Handler(simlib.BaseHandler):
                 return self.error(entry, 400, 'ValidationException', problem)
         if self.special(entry, 'StartModel', project, version, 'starting'):
             return
+        if self.fault(entry, 'StartModel'):
+            return
         concrete = resolve_version(project, version)
         if concrete is not None:        # other versions are accepted, as always, but not kept
             lo, hi = start_units(body)
@@ -326,8 +459,14 @@ class Handler(simlib.BaseHandler):
             return
         concrete = got[0]
         token = [v.strip() for k, v in entry['headers'] if k.lower() == 'x-amzn-client-token']
-        before = self.server.models.stop(project, concrete, token[0] if token else None)
-        if before not in (None, 'STARTING_HOSTING', 'HOSTED'):
+        token = token[0] if token else None
+        # a fault only meets a stop that would be accepted, and then stops nothing
+        before = self.server.models.stop(project, concrete, token, dry=True)
+        if before in (None,) + HOSTING:
+            if self.fault(entry, 'StopModel'):
+                return
+            before = self.server.models.stop(project, concrete, token)
+        if before not in (None,) + HOSTING:
             return self.error(entry, 409, 'ConflictException',
                               'Model %s/%s is %s: only a HOSTED or STARTING_HOSTING model can '
                               'be stopped' % (project, concrete, before),
@@ -340,9 +479,11 @@ class Handler(simlib.BaseHandler):
         if got is None:
             return
         concrete = got[0]
+        if self.fault(entry, 'DescribeModel'):
+            return
         rec = self.server.models.get(project, concrete)
         desc = model_fields(self.server.cfg, project, concrete, rec['status'])
-        if rec['status'] in ('STARTING_HOSTING', 'HOSTED'):
+        if rec['status'] in HOSTING:
             for member, key in (('MinInferenceUnits', 'min'), ('MaxInferenceUnits', 'max')):
                 if rec[key] is not None:
                     desc[member] = rec[key]
@@ -366,6 +507,8 @@ class Handler(simlib.BaseHandler):
             offset = page_offset(project, token)
             if offset is None:
                 return self.error(entry, 400, 'ValidationException', 'Invalid NextToken')
+        if self.fault(entry, 'ListModels'):
+            return
         n = version_count(project)
         end = min(n, offset + int(size))
         models = []
@@ -376,6 +519,43 @@ class Handler(simlib.BaseHandler):
         if end < n:
             out['NextToken'] = page_token(project, end)
         self.reply(entry, 200, out)
+
+
+def model_of(req, allowed):
+    """(project, concrete version) named by a /_sim/model request; ValueError if bad."""
+    if not isinstance(req, dict):
+        raise ValueError('the body must be a JSON object')
+    extra = sorted(set(req) - set(allowed))
+    if extra:
+        raise ValueError('unknown member(s): %s (allowed: %s)' % (', '.join(extra),
+                                                                  ', '.join(allowed)))
+    project, version = req.get('project'), req.get('version')
+    if isinstance(version, int) and not isinstance(version, bool):
+        version = str(version)
+    if not isinstance(project, str) or not PROJECT_RE.fullmatch(project):
+        raise ValueError('"project" must be a projectName, not %r' % (project,))
+    if project in ('missing', 'throttle'):
+        raise ValueError('project %r has no models' % project)
+    concrete = (resolve_version(project, version)
+                if isinstance(version, str) and VERSION_RE.fullmatch(version) else None)
+    if concrete is None:
+        raise ValueError('"version" %r is not a version of project %r' % (version, project))
+    return project, concrete
+
+
+def state_of(req):
+    """(status, min, max) of a POST /_sim/model; ValueError if bad."""
+    status, lo, hi = req.get('status'), req.get('min'), req.get('max')
+    if not isinstance(status, str) or status not in STATUSES:
+        raise ValueError('"status" must be one of %s' % '|'.join(STATUSES))
+    for name, v in (('min', lo), ('max', hi)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError('"%s" must be an integer >= 1' % name)
+    if (lo is not None or hi is not None) and status not in HOSTING:
+        raise ValueError('"min" and "max" only go with %s' % ' or '.join(HOSTING))
+    if hi is not None and (lo is None or hi < lo):
+        raise ValueError('"max" needs a "min" that is not above it')
+    return status, lo, hi if hi is not None else lo
 
 
 def validate_names(project, version):
@@ -451,10 +631,13 @@ def main():
     simlib.prepare_dir(cfg.dir)
     simlib.make_certs(cfg.dir, cfg.cert_name or [cfg.host], cfg.ca_from, 'lfv_sim')
     # the SNI is journaled, so tests can check proxy_ssl_name
+    # plain_control: the /_sim/* control API in plain HTTP on the same port
     server = simlib.TLSServer(cfg.port, Handler, verbose=cfg.verbose,
-                              ssl_ctx=simlib.tls_context(cfg.dir), cfg=cfg,
+                              ssl_ctx=simlib.tls_context(cfg.dir), cfg=cfg, plain_control=True,
                               journal=simlib.Journal(os.path.join(cfg.dir, 'journal.jsonl')),
-                              models=Models(cfg.hosting_delay))
+                              models=Models(cfg.hosting_delay),
+                              counters=simlib.Counters(OPERATIONS),
+                              faults=simlib.Faults(OPERATIONS, FAULT_KINDS, fault_params))
     cfg.port = server.server_address[1]
     simlib.run(server, cfg.dir, 'lfv_sim')
 

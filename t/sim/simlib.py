@@ -459,7 +459,8 @@ class ControlHandler(BaseHandler):
     """Base of the simulators with a /_sim/* control API, counters and faults.
 
     Subclasses set server.faults/counters and implement handle_service(body);
-    control_sim(route, req) adds their own control endpoints.
+    control_sim(route, req) adds their own control endpoints; control_allowed()
+    says whether this connection may reach the control API at all.
     """
 
     def dispatch(self):
@@ -469,9 +470,14 @@ class ControlHandler(BaseHandler):
             self.close_connection = True
             return self.bad_framing(e)
         path = self.path.split('?', 1)[0]
-        if path.startswith('/_sim/'):
+        if path.startswith('/_sim/') and self.control_allowed():
             return self.control(path, body)
         self.handle_service(body)
+
+    def control_allowed(self):
+        """True: /_sim/* is the control API on this connection (all of them by
+        default); else such a path is a service request like any other."""
+        return True
 
     def bad_framing(self, e):
         """Answer a request whose body could not be read (the connection closes)."""

@@ -3,7 +3,8 @@ package LFV::Sim;
 # Starts the simulators under t/sim for a test and reads what they saw.
 #
 #   my $sim = LFV::Sim->lfv($t, keys => { AKID => { secret => 'S' } });
-#   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...}), $sim->add_keys({...})
+#   $sim->{port}, $sim->{ca}, $sim->journal, $sim->set_keys({...}), $sim->add_keys({...}),
+#   $sim->control(POST => 'model', {...}) (plain HTTP on the TLS port, as sts')
 #   my $imds = LFV::Sim->imds($t, %args);   $imds->control(POST => 'fault', {...})
 #   (name => 'imds2' starts a second one beside the first)
 #   my $sts = LFV::Sim->sts($t, args => [ '--token-file', $file, '--role', $arn ]);
