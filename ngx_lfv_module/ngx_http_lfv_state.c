@@ -35,6 +35,8 @@ static u_char *ngx_http_lfv_state_dump_locked(ngx_http_lfv_limit_ctx_t *ctx,
     size_t *len, ngx_log_t *log);
 static ngx_int_t ngx_http_lfv_state_write(ngx_str_t *path, u_char *buf,
     size_t len, ngx_log_t *log, u_char *error, size_t *error_len);
+static size_t ngx_http_lfv_state_error(u_char *error, char *what,
+    u_char *name, ngx_err_t err);
 
 
 void
@@ -463,9 +465,8 @@ ngx_http_lfv_state_write(ngx_str_t *path, u_char *buf, size_t len,
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
-        *error_len = ngx_snprintf(error, 255, ngx_open_file_n " \"%s\": %E",
-                                  tmp, err)
-                     - error;
+        *error_len = ngx_http_lfv_state_error(error, ngx_open_file_n " \"%s\"",
+                                              tmp, err);
         ngx_free(tmp);
         return NGX_ERROR;
     }
@@ -485,11 +486,12 @@ ngx_http_lfv_state_write(ngx_str_t *path, u_char *buf, size_t len,
 
     if (n != (ssize_t) len) {
         *error_len = (n == -1)
-                     ? ngx_snprintf(error, 255, "writing \"%s\": %E", tmp, err)
-                       - error
-                     : ngx_snprintf(error, 255, "writing \"%s\": only %z of "
-                                    "%uz bytes", tmp, n, len)
-                       - error;
+                     ? ngx_http_lfv_state_error(error, "writing \"%s\"", tmp,
+                                                err)
+                     : (size_t) (ngx_snprintf(error, 255, "writing \"%s\": "
+                                              "only %z of %uz bytes",
+                                              tmp, n, len)
+                                 - error);
         (void) ngx_delete_file(tmp);
         ngx_free(tmp);
         return NGX_ERROR;
@@ -497,9 +499,8 @@ ngx_http_lfv_state_write(ngx_str_t *path, u_char *buf, size_t len,
 
     if (ngx_rename_file(tmp, path->data) == NGX_FILE_ERROR) {
         err = ngx_errno;
-        *error_len = ngx_snprintf(error, 255, ngx_rename_file_n " \"%s\" to "
-                                  "\"%V\": %E", tmp, path, err)
-                     - error;
+        *error_len = ngx_http_lfv_state_error(error, ngx_rename_file_n
+                                              " \"%s\"", tmp, err);
         (void) ngx_delete_file(tmp);
         ngx_free(tmp);
         return NGX_ERROR;
@@ -508,4 +509,22 @@ ngx_http_lfv_state_write(ngx_str_t *path, u_char *buf, size_t len,
     ngx_free(tmp);
 
     return NGX_OK;
+}
+
+
+/* "what name: the system's message", in the 256 bytes of "error" */
+
+static size_t
+ngx_http_lfv_state_error(u_char *error, char *what, u_char *name,
+    ngx_err_t err)
+{
+    u_char  *p, *last;
+
+    last = error + 256;
+
+    p = ngx_snprintf(error, 256 - 2, what, name);
+    p = ngx_cpymem(p, ": ", 2);
+    p = ngx_strerror(err, p, last - p);
+
+    return p - error;
 }

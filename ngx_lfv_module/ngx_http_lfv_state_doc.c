@@ -51,7 +51,7 @@ static ngx_uint_t ngx_http_lfv_state_is(ngx_str_t *s, char *word);
 #define ngx_http_lfv_state_lower(c)  ((c) >= 'a' && (c) <= 'z')
 #define ngx_http_lfv_state_upper(c)  ((c) >= 'A' && (c) <= 'Z')
 #define ngx_http_lfv_state_alnum(c)                                          \
-    (ngx_http_lfv_state_digit(c) || ngx_http_lfv_state_lower(c)               \
+    (ngx_http_lfv_state_digit(c) || ngx_http_lfv_state_lower(c)              \
      || ngx_http_lfv_state_upper(c))
 
 
