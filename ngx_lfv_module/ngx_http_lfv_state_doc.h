@@ -48,7 +48,7 @@
  * longest (a team of 128 bytes, each one %XX)
  */
 #define NGX_HTTP_LFV_STATE_LINE_MAX                                          \
-    (sizeof("lease") - 1 + 8 + 3 * NGX_HTTP_LFV_STATE_TEAM_MAX               \
+    (sizeof("lease") - 1 + 8 + 3 * (size_t) NGX_HTTP_LFV_STATE_TEAM_MAX      \
      + NGX_HTTP_LFV_STATE_REGION_MAX + NGX_HTTP_LFV_STATE_HOST_MAX           \
      + NGX_HTTP_LFV_STATE_PROJECT_MAX + NGX_HTTP_LFV_STATE_VERSION_MAX       \
      + NGX_HTTP_LFV_STATE_UNITS_LEN + 2 * NGX_HTTP_LFV_STATE_NUMBER_LEN + 1)
