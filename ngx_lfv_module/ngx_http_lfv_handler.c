@@ -696,7 +696,6 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
             want.region = llcf->region;
             want.project = audit->project;
             want.version = audit->version;
-            want.lease = audit->policy->lease;
             want.pending = NULL;
 
             wantp = &want;
@@ -712,7 +711,12 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
             audit->lease_zone = lmcf->policy.zone;
         }
 
-        if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET) {
+        /* a refusal of the locked step is counted there */
+
+        if (reason == NGX_HTTP_LFV_RATE || reason == NGX_HTTP_LFV_BUDGET
+            || reason == NGX_HTTP_LFV_RUNNING_UNITS
+            || reason == NGX_HTTP_LFV_LEASE_ROOM)
+        {
             audit->counted = reason;
         }
 

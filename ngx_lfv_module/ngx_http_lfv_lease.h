@@ -76,7 +76,6 @@ struct ngx_http_lfv_lease_want_s {
     ngx_str_t                   region;
     ngx_str_t                   project;
     ngx_str_t                   version;        /* concrete */
-    time_t                      lease;          /* 0: none */
 
     ngx_http_lfv_lease_t       *pending;        /* out: its reservation */
 };

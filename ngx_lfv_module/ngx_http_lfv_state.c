@@ -352,7 +352,7 @@ static u_char *
 ngx_http_lfv_state_dump_locked(ngx_http_lfv_limit_ctx_t *ctx, size_t *len,
     ngx_log_t *log)
 {
-    u_char                       *buf, *p;
+    u_char                       *buf, *p, *last;
     size_t                        size;
     ngx_uint_t                    count;
     ngx_queue_t                  *q;
@@ -399,8 +399,18 @@ ngx_http_lfv_state_dump_locked(ngx_http_lfv_limit_ctx_t *ctx, size_t *len,
         rec.age = node->last ? (ngx_msec_t) (ngx_current_msec - node->last)
                              : 0;
 
-        p = ngx_http_lfv_state_write_record(p, &rec);
-        count++;
+        last = ngx_http_lfv_state_write_record(p, &rec);
+
+        /* a record out of the format's bounds is left out, and logged */
+
+        if (last == p) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "lfv: the state of team \"%V\" is not kept in the "
+                          "state file", &node->sn.str);
+        }
+
+        count += (last != p);
+        p = last;
     }
 
     for (q = ngx_queue_head(&ctx->sh->lease_queue);
@@ -430,8 +440,17 @@ ngx_http_lfv_state_dump_locked(ngx_http_lfv_limit_ctx_t *ctx, size_t *len,
         rec.started = lease->started;
         rec.ends = lease->ends;
 
-        p = ngx_http_lfv_state_write_record(p, &rec);
-        count++;
+        last = ngx_http_lfv_state_write_record(p, &rec);
+
+        if (last == p) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "lfv: the lease of model \"%*s\" is not kept in "
+                          "the state file", (size_t) lease->key_len,
+                          lease->data);
+        }
+
+        count += (last != p);
+        p = last;
     }
 
     p = ngx_http_lfv_state_write_end(p, buf, count);

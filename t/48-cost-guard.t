@@ -202,6 +202,7 @@ is($got{202}, 3, '12 concurrent starts of 1 unit: 3 admitted');
 is($got{402}, 9, 'and 9 refused');
 is(scalar(() = calls('StartModel', 'gamma-c-v20')), 3, 'only 3 forwarded');
 is(team('gamma')->{running_units}, 3, 'the cap is reached, not passed');
+is(team('gamma')->{rejected}{running_units}, 9, 'each refusal counted once');
 
 # ------------------------------------------- a model stopped behind our back
 

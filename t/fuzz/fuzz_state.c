@@ -18,6 +18,10 @@
  * message and a line within the document, and its handler was never
  * called.
  *
+ * So that a mutation is not only a CRC broken, an input that ends with
+ * an LF is also parsed with an end line of its own: its lines but the
+ * first counted, its CRC computed.
+ *
  * The same bytes are also read as one record for the writer, fields
  * separated by tabs ("team" or "lease", the team's and the strings'
  * raw bytes, signed decimal numbers): the writer refuses it exactly
@@ -67,13 +71,41 @@ static uint64_t ngx_lfv_fuzz_unsigned(ngx_str_t *s);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char  *p;
+    u_char      *p, *q, *end;
+    size_t       i;
+    ngx_uint_t   lines;
 
     p = ngx_lfv_unit_copy(data, size);
 
     ngx_lfv_fuzz_document(p, size);
     ngx_lfv_fuzz_writer(p, size);
 
+    free(p);
+
+    if (size == 0 || data[size - 1] != '\n') {
+        return 0;
+    }
+
+    for (lines = 0, i = 0; i < size; i++) {
+        if (data[i] == '\n') {
+            lines++;
+        }
+    }
+
+    p = malloc(size + sizeof("end  \n") + NGX_INT_T_LEN + 8);
+    if (p == NULL) {
+        abort();
+    }
+
+    ngx_memcpy(p, data, size);
+    end = ngx_sprintf(p + size, "end %ui %08xD\n", lines - 1,
+                      ngx_crc32_long(p, size));
+
+    q = ngx_lfv_unit_copy(p, end - p);
+
+    ngx_lfv_fuzz_document(q, end - p);
+
+    free(q);
     free(p);
 
     return 0;
