@@ -312,7 +312,9 @@ ngx_http_lfv_endpoint_signed(ngx_pool_t *pool,
     b->last = ngx_sprintf(b->last, CRLF "Accept: %V" CRLF
                           "Content-Length: %uz" CRLF CRLF,
                           &call->accept, call->body.len);
-    b->last = ngx_cpymem(b->last, call->body.data, call->body.len);
+    if (call->body.len) {
+        b->last = ngx_cpymem(b->last, call->body.data, call->body.len);
+    }
 
     return b;
 }
