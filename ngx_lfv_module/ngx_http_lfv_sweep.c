@@ -86,6 +86,7 @@ static void ngx_http_lfv_sweep_handler(ngx_event_t *ev);
 static void ngx_http_lfv_sweep(ngx_http_lfv_sweeper_t *sw);
 static void ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease,
     ngx_uint_t action, time_t now, ngx_http_lfv_sweep_lease_t *out);
+static void ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l);
 static void ngx_http_lfv_sweep_start(ngx_http_lfv_sweeper_t *sw,
     ngx_http_lfv_sweep_lease_t *lease);
 static ngx_buf_t *ngx_http_lfv_sweep_request(ngx_http_lfv_sweep_call_t *c,
@@ -93,6 +94,8 @@ static ngx_buf_t *ngx_http_lfv_sweep_request(ngx_http_lfv_sweep_call_t *c,
 static void ngx_http_lfv_sweep_done(ngx_http_lfv_fetch_t *f);
 static ngx_http_lfv_swept_e ngx_http_lfv_sweep_outcome(
     ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard, char **decision);
+static ngx_uint_t ngx_http_lfv_sweep_error(ngx_http_lfv_fetch_t *f,
+    ngx_uint_t status, char *type);
 static void ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     ngx_http_lfv_swept_e swept, ngx_uint_t guard, ngx_uint_t *overdue);
 static void ngx_http_lfv_sweep_audit(ngx_http_lfv_sweep_call_t *c,
@@ -325,20 +328,30 @@ ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease, ngx_uint_t action,
     out->ends = lease->ends;
 
     (void) ngx_cpymem(out->data, lease->data,
-                   lease->key_len + lease->team_len + lease->region_len);
+                      lease->key_len + lease->team_len + lease->region_len);
 
-    out->key.data = out->data;
     out->key.len = lease->key_len;
-    out->host.data = out->data;
     out->host.len = lease->host_len;
-    out->project.data = out->data + lease->host_len + 1;
     out->project.len = lease->project_len;
-    out->version.data = out->project.data + lease->project_len + 1;
     out->version.len = lease->version_len;
-    out->team.data = out->data + lease->key_len;
     out->team.len = lease->team_len;
-    out->region.data = out->team.data + lease->team_len;
     out->region.len = lease->region_len;
+
+    ngx_http_lfv_sweep_point(out);
+}
+
+
+/* the strings of a copy, in its own data: key, then team and region */
+
+static void
+ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l)
+{
+    l->key.data = l->data;
+    l->host.data = l->data;
+    l->project.data = l->data + l->host.len + 1;
+    l->version.data = l->project.data + l->project.len + 1;
+    l->team.data = l->data + l->key.len;
+    l->region.data = l->team.data + l->team.len;
 }
 
 
@@ -378,14 +391,7 @@ ngx_http_lfv_sweep_start(ngx_http_lfv_sweeper_t *sw,
     c->sw = sw;
     c->lease = *lease;
 
-    /* the copy's strings point into its own data */
-
-    c->lease.key.data += c->lease.data - lease->data;
-    c->lease.host.data += c->lease.data - lease->data;
-    c->lease.project.data += c->lease.data - lease->data;
-    c->lease.version.data += c->lease.data - lease->data;
-    c->lease.team.data += c->lease.data - lease->data;
-    c->lease.region.data += c->lease.data - lease->data;
+    ngx_http_lfv_sweep_point(&c->lease);
 
     f = &c->fetch;
     f->pool = pool;
@@ -581,9 +587,12 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
             return NGX_HTTP_LFV_SWEPT_ENDED;
         }
 
-        /* 409: not hosted any more (stopped, stopping); 404: gone */
+        /* not hosted any more (stopped, stopping), or gone */
 
-        if (status == NGX_HTTP_CONFLICT || status == NGX_HTTP_NOT_FOUND) {
+        if (ngx_http_lfv_sweep_error(f, NGX_HTTP_CONFLICT, "ConflictException")
+            || ngx_http_lfv_sweep_error(f, NGX_HTTP_NOT_FOUND,
+                                        "ResourceNotFoundException"))
+        {
             *guard = NGX_HTTP_LFV_GUARD_NOT_HOSTED;
             return NGX_HTTP_LFV_SWEPT_ENDED;
         }
@@ -594,7 +603,9 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
         *decision = "reconciled";
         *guard = NGX_HTTP_LFV_GUARD_RECONCILED;
 
-        if (status == NGX_HTTP_NOT_FOUND) {
+        if (ngx_http_lfv_sweep_error(f, NGX_HTTP_NOT_FOUND,
+                                     "ResourceNotFoundException"))
+        {
             return NGX_HTTP_LFV_SWEPT_ENDED;
         }
 
@@ -638,6 +649,32 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
 
     return (c->lease.action == NGX_HTTP_LFV_SWEEP_STOP)
            ? NGX_HTTP_LFV_SWEPT_FAILED : NGX_HTTP_LFV_SWEPT_CHECKED;
+}
+
+
+/*
+ * AWS's error of this status and type: a 404 of another service (an
+ * endpoint that is not Lookout for Vision) must not end a lease
+ */
+
+static ngx_uint_t
+ngx_http_lfv_sweep_error(ngx_http_lfv_fetch_t *f, ngx_uint_t status,
+    char *type)
+{
+    size_t      len;
+    ngx_str_t  *et;
+
+    if (f->rc != NGX_OK || f->resp.status != status) {
+        return 0;
+    }
+
+    et = &f->resp.error_type;
+    len = ngx_strlen(type);
+
+    /* "Code:http://internal..." as AWS may add */
+
+    return et->len >= len && ngx_strncmp(et->data, type, len) == 0
+           && (et->len == len || et->data[len] == ':');
 }
 
 

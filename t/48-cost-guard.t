@@ -39,7 +39,7 @@ LFV::Conf->setup(t => $t, sim => $sim, workers => 2,
     lfv_policy default;
     lfv_lease_endpoint https://127.0.0.1:$sim->{port};
     lfv_lease_reconcile 2s;
-    lfv_lease_retry 3s;
+    lfv_lease_retry 6s;
     lfv_lease_log %%PREFIX%%/lease.log;
     lfv_ssl_trusted_certificate $sim->{ca};
 EOF
@@ -220,6 +220,22 @@ ok((grep { $_->{decision} eq 'reconciled' && $_->{project} eq 'gamma-c-v20'
 ok(calls('DescribeModel', 'gamma-c-v20') >= 3, 'DescribeModel asked of each');
 is(team('gamma')->{running_units}, 2, 'the others still run');
 is(start('gamma', 'gamma-c-v20', 20, 1)->{status}, 202, 'a unit is free again');
+
+# a model AWS does not know (404 ResourceNotFoundException) is dropped too
+
+is(start('beta', 'beta-x', 12, 1)->{status}, 202, 'a start of a version AWS does not have');
+ok(wait_for(10, sub { grep { $_->{project} eq 'beta-x' && $_->{decision} eq 'reconciled' }
+                      lease_lines() }), 'reconciled on DescribeModel\'s 404');
+
+# stopped elsewhere before its lease ends: StopModel's 409 ends the lease
+
+is(start('alpha', 'line6', 1, 1)->{status}, 202, 'a leased start');
+$sim->control(POST => 'model', { project => 'line6', version => '1', status => 'TRAINED' });
+ok(wait_for(10, sub { grep { $_->{project} eq 'line6' } lease_lines() }), 'its lease ends');
+my ($l6) = grep { $_->{project} eq 'line6' } lease_lines();
+is_deeply([ @$l6{qw(outcome status error_type)} ], [ 'not_hosted', '409', 'ConflictException' ],
+    'on StopModel\'s 409');
+is(team('alpha')->{lease_outcomes}{not_hosted}, 1, 'counted as not hosted');
 
 # ------------------------------------ StopModel failing twice, then stopped
 
