@@ -61,7 +61,6 @@ HOSTING = ('STARTING_HOSTING', 'HOSTED')       # states with inference units
 
 FAULT_KINDS = ('none', 'status500', 'throttle', 'reset', 'hang', 'delay', 'garbage')
 HANG_LIMIT = 60.0               # a "hang" never holds a request longer
-DELAY_MAX = 60
 # 200 application/json that no JSON parser accepts: a NUL, a byte that is not
 # UTF-8, markup, an unterminated object
 GARBAGE = b'{"Status": "HOSTED", \x00\xff<html>garbage</html>\n'
@@ -226,16 +225,7 @@ def page_offset(project, token):
 
 def fault_params(kind, params):
     """The parameters POST /_sim/fault may give: seconds (delay) only."""
-    allowed = ('seconds',) if kind == 'delay' else ()
-    extra = sorted(set(params) - set(allowed))
-    if extra:
-        raise ValueError('fault %r takes no %s' % (kind, ', '.join(extra)))
-    if kind == 'delay':
-        s = params.get('seconds')
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= DELAY_MAX:
-            raise ValueError('"delay" needs "seconds" from 0 to %d' % DELAY_MAX)
-        return {'seconds': s}
-    return {}
+    return simlib.fault_param_check(kind, params, {'delay': ('seconds',)}) or {}
 
 
 class Handler(simlib.ControlHandler):

@@ -455,6 +455,25 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
         return False
 
 
+DELAY_MAX = 60
+
+
+def fault_param_check(kind, params, allowed):
+    """The parameters POST /_sim/fault may give for a kind: those of
+    "allowed" ({kind: (names)}); "delay" takes "seconds" from 0 to
+    DELAY_MAX.  Returns the checked ones; ValueError otherwise."""
+    names = allowed.get(kind, ())
+    extra = sorted(set(params) - set(names))
+    if extra:
+        raise ValueError('fault %r takes no %s' % (kind, ', '.join(extra)))
+    if kind == 'delay':
+        s = params.get('seconds')
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= DELAY_MAX:
+            raise ValueError('"delay" needs "seconds" from 0 to %d' % DELAY_MAX)
+        return {'seconds': s}
+    return None
+
+
 class ControlHandler(BaseHandler):
     """Base of the simulators with a /_sim/* control API, counters and faults.
 

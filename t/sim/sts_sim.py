@@ -61,7 +61,6 @@ OIDC_ISSUER = 'oidc.eks.%s.amazonaws.com/id/5C1D8B9E2A3F4B6C8D0E1F2A3B4C5D6E'
 FAULT_KINDS = ('none', '500', 'throttle', 'denied', 'hang', 'delay', 'garbage', 'truncated',
                'oversize', 'expired', 'reset')
 HANG_LIMIT = 60.0               # a "hang" never holds a request longer
-DELAY_MAX = 60
 OVERSIZE_DEFAULT, OVERSIZE_MIN, OVERSIZE_MAX = 100000, 4096, 16 * 1024 * 1024
 
 # SigError kind -> (HTTP status, STS error code)
@@ -288,15 +287,10 @@ def check_tags(params, req):
 
 def fault_params(kind, params):
     """The parameters POST /_sim/fault may give: seconds (delay), size (oversize)."""
-    allowed = {'delay': ('seconds',), 'oversize': ('size',)}.get(kind, ())
-    extra = sorted(set(params) - set(allowed))
-    if extra:
-        raise ValueError('fault %r takes no %s' % (kind, ', '.join(extra)))
-    if kind == 'delay':
-        s = params.get('seconds')
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= DELAY_MAX:
-            raise ValueError('"delay" needs "seconds" from 0 to %d' % DELAY_MAX)
-        return {'seconds': s}
+    checked = simlib.fault_param_check(kind, params, {'delay': ('seconds',),
+                                                      'oversize': ('size',)})
+    if checked is not None:
+        return checked
     if kind == 'oversize':
         n = params.get('size', OVERSIZE_DEFAULT)
         if isinstance(n, bool) or not isinstance(n, int) or not OVERSIZE_MIN <= n <= OVERSIZE_MAX:
