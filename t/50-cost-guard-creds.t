@@ -77,6 +77,4 @@ is(scalar(grep { $_->{credential_source} eq 'imds' } @lines), $n, 'from IMDS');
 
 unlike($t->error_log, qr/\[(?:crit|emerg)\]|exited on signal/, 'no crash');
 
-$t->stop;
-
-done_testing;
+$t->done;
