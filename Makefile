@@ -5,6 +5,7 @@ SHELL := /bin/bash
 #   make            build build/objs/ngx_http_lfv_module.so against
 #                   Debian's nginx (nginx-dev) or NGINX_SRC=<dir>
 #   make test       build, then run the whole suite with prove
+#   make dynalite   install the tests' DynamoDB (npm's dynalite) under build/node
 #   make demo       run nginx with the module in front of the simulators
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -22,11 +23,19 @@ APT_PKGS = nginx-dev libssl-dev libpcre2-dev python3-botocore python3-boto3 \
 
 FUZZ_PKGS = clang-14 libclang-rt-14-dev
 
+# dynalite, the DynamoDB on LevelDB that the tests run (LFV::Sim->dynalite):
+# npm's package, pinned, installed under build/node only (its npm cache too),
+# never globally; the suite uses it from there
+DYNALITE_VERSION = 4.0.0
+NODE_DIR = $(CURDIR)/build/node
+DYNALITE = $(NODE_DIR)/node_modules/.bin/dynalite
+DYNALITE_STAMP = $(NODE_DIR)/dynalite-$(DYNALITE_VERSION).installed
+
 MODULE = $(BUILD)/ngx_http_lfv_module.so
 SOURCES = config $(wildcard ngx_lfv_module/*.c ngx_lfv_module/*.h)
 
 .PHONY: all deps test clean demo deb unit fuzz fuzz-run bench bench-quick \
-        bench-soak test-asan test-valgrind test-nginx lint
+        bench-soak test-asan test-valgrind test-nginx lint dynalite
 
 all: $(MODULE)
 
@@ -60,8 +69,25 @@ $(BUILD)/Makefile: config Makefile | deps
 $(MODULE): $(BUILD)/Makefile $(SOURCES)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 
-test: $(MODULE) unit
+test: $(MODULE) unit dynalite
 	$(PERL_PROVE) $(PROVE_FLAGS) t/
+
+# once per version: the stamp is written only when the package loads
+# (its LevelDB binding is a prebuilt N-API binary in classic-level)
+
+dynalite: $(DYNALITE_STAMP)
+
+$(DYNALITE_STAMP):
+	@command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { \
+	    echo "make dynalite: npm and node (>= 20) are needed to install dynalite" \
+	         "$(DYNALITE_VERSION) from the npm registry for the tests; not found on PATH"; \
+	    exit 1; }
+	rm -f $(NODE_DIR)/dynalite-*.installed
+	npm install --prefix $(NODE_DIR) --cache $(NODE_DIR)/npm-cache --no-audit --no-fund \
+	    --no-update-notifier --save-exact dynalite@$(DYNALITE_VERSION)
+	node -e 'require(process.argv[1])' $(NODE_DIR)/node_modules/dynalite
+	test -x $(DYNALITE)
+	touch $@
 
 # the module's pure files linked without nginx: test drivers, fuzzers
 
@@ -82,10 +108,10 @@ fuzz-run: fuzz
 test-valgrind: APT_PKGS += valgrind
 lint: APT_PKGS += bear cppcheck clang-tidy jq
 
-test-asan: deps $(MODULE) unit
+test-asan: deps $(MODULE) unit dynalite
 	PROVE_FLAGS="$(PROVE_FLAGS)" t/asan/run.sh
 
-test-valgrind: deps $(MODULE) unit
+test-valgrind: deps $(MODULE) unit dynalite
 	PROVE_FLAGS="$(PROVE_FLAGS)" t/valgrind/run.sh
 
 lint: deps
@@ -94,7 +120,7 @@ lint: deps
 # the suite against nginx stable and mainline built from ../shared/vendor
 # (LFV_VENDOR); skipped with a message where there is none
 
-test-nginx: deps unit
+test-nginx: deps unit dynalite
 	PROVE_FLAGS="$(PROVE_FLAGS)" t/compat/run.sh $(NGINX_VERSIONS)
 
 # benchmark against plain proxy_pass (docs/performance.md); not a test

@@ -24,6 +24,19 @@ static ngx_int_t ngx_http_lfv_lease_header(ngx_http_request_t *r,
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
+/* what came of the leases, by ngx_http_lfv_guard_e: status page, audit */
+
+ngx_str_t  ngx_http_lfv_guard_names[] = {
+    ngx_string("stopped"),
+    ngx_string("not_hosted"),
+    ngx_string("failed"),
+    ngx_string("overdue"),
+    ngx_string("reconciled"),
+    ngx_string("check_failed"),
+    ngx_string("stopped_by_client"),
+};
+
+
 char *
 ngx_http_lfv_lease_init_conf(ngx_conf_t *cf, ngx_http_lfv_lease_conf_t *lcf,
     ngx_str_t *ca)
@@ -119,7 +132,9 @@ ngx_http_lfv_lease_header_filter(ngx_http_request_t *r)
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
 
-    if (!lmcf->lease.enabled) {
+    /* a stop ends a lease also after a reload took the guard away */
+
+    if (lmcf->policy.zone == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -188,7 +203,7 @@ ngx_http_lfv_lease_settle(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "lfv: lease of model \"%V/%V\" for team \"%V\", "
                       "%ui units, ends in %T s",
-                      &audit->project, &audit->version, &audit->team,
+                      &audit->project, &audit->version, &audit->key,
                       ngx_http_lfv_units(audit), audit->policy->lease);
     }
 }
@@ -300,11 +315,13 @@ ngx_http_lfv_lease_reserve_locked(ngx_http_lfv_limit_ctx_t *ctx,
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "lfv: no room for the lease of a start of team "
                       "\"%V\"%s: starts of leased teams are refused until "
-                      "the zone is made larger", team, ctx->shpool->log_ctx);
+                      "a lease ends or the zone is made larger", team,
+                      ctx->shpool->log_ctx);
         return NGX_HTTP_LFV_LEASE_ROOM;
     }
 
     lease->pending = 1;
+    lease->owner = ngx_pid;
     lease->claimed = ngx_time();
     lease->units = units;
 
@@ -422,6 +439,7 @@ ngx_http_lfv_lease_insert_locked(ngx_http_lfv_limit_ctx_t *ctx,
     }
 
     lease->pending = 0;
+    lease->owner = 0;
     lease->claimed = 0;
 
     ngx_rbtree_insert(&ctx->sh->leases, &lease->sn.node);

@@ -24,8 +24,8 @@
  * known and its lease is kept.
  */
 
-/* a start still in flight is dropped after this long (its worker died) */
-#define NGX_HTTP_LFV_LEASE_PENDING_MAX   900
+/* a start in flight is looked at after this long: is its worker alive? */
+#define NGX_HTTP_LFV_LEASE_PENDING_LOOK  60
 
 /* a call whose worker died is taken over after this long */
 #define NGX_HTTP_LFV_LEASE_CLAIM_MAX     120
@@ -41,7 +41,7 @@ typedef struct {
     ngx_uint_t                  units;
 
     /* the sweeper's: the call in flight, the next one */
-    ngx_pid_t                   owner;
+    ngx_pid_t                   owner;          /* or, pending: the start's */
     time_t                      claimed;        /* or, pending: reserved */
     time_t                      next_stop;
     time_t                      checked;        /* the last DescribeModel */
@@ -117,6 +117,9 @@ typedef struct {
 #define NGX_HTTP_LFV_LEASE_RUNNING    1
 #define NGX_HTTP_LFV_LEASE_STOPPING   2         /* its end has passed */
 #define NGX_HTTP_LFV_LEASE_OVERDUE    3         /* past its retry window */
+
+
+extern ngx_str_t  ngx_http_lfv_guard_names[];
 
 
 char *ngx_http_lfv_lease_init_conf(ngx_conf_t *cf,

@@ -441,7 +441,10 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
         }
     }
 
-    node->units_used += units;
+    if (policy->budget) {
+        node->units_used += units;
+    }
+
     ctx->sh->changes++;
 
     if (*delay == 0) {

@@ -32,6 +32,7 @@ typedef enum {
     NGX_HTTP_LFV_GUARD_STOP_FAILED,     /* an attempt failed */
     NGX_HTTP_LFV_GUARD_OVERDUE,         /* past its retry window, alerted */
     NGX_HTTP_LFV_GUARD_RECONCILED,      /* found stopped elsewhere */
+    NGX_HTTP_LFV_GUARD_CHECK_FAILED,    /* a DescribeModel failed */
     NGX_HTTP_LFV_GUARD_STOPPED_BY_CLIENT,
     NGX_HTTP_LFV_GUARD_LAST
 } ngx_http_lfv_guard_e;
@@ -84,6 +85,8 @@ typedef struct {
     ngx_uint_t                  written;        /* "changes" in the file */
     time_t                      state_saved;
     time_t                      state_failed;
+    time_t                      state_logged;   /* its last failure's alert */
+    ngx_uint_t                  state_failing;  /* the last write failed */
     ngx_uint_t                  state_failures;
     size_t                      state_error_len;
     u_char                      state_error[256];

@@ -276,9 +276,9 @@ ngx_http_lfv_state_save(ngx_shm_zone_t *zone, ngx_log_t *log)
 {
     u_char                    *buf, error[256];
     size_t                     len, error_len;
-    time_t                     now, failed;
+    time_t                     now;
     ngx_int_t                  rc;
-    ngx_uint_t                 changes, failures;
+    ngx_uint_t                 changes, alert;
     ngx_http_lfv_limit_ctx_t  *ctx;
 
     ctx = zone->data;
@@ -313,31 +313,33 @@ ngx_http_lfv_state_save(ngx_shm_zone_t *zone, ngx_log_t *log)
     }
 
     now = ngx_time();
+    alert = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    failed = ctx->sh->state_failed;
-    failures = ctx->sh->state_failures;
 
     if (rc == NGX_OK) {
         ctx->sh->written = changes;
         ctx->sh->state_saved = now;
+        ctx->sh->state_failing = 0;
 
     } else {
         ctx->sh->state_failed = now;
+        ctx->sh->state_failing = 1;
         ctx->sh->state_failures++;
         ctx->sh->state_error_len = error_len;
         ngx_memcpy(ctx->sh->state_error, error, error_len);
+
+        /* a disk that stays full is logged once a minute, not every second */
+
+        if (now - ctx->sh->state_logged >= NGX_HTTP_LFV_STATE_LOG_EVERY) {
+            ctx->sh->state_logged = now;
+            alert = 1;
+        }
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    /* a disk that stays full is logged once a minute, not every second */
-
-    if (rc != NGX_OK
-        && (failed == 0 || now - failed >= NGX_HTTP_LFV_STATE_LOG_EVERY
-            || failures == 0))
-    {
+    if (alert) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "lfv: the state file \"%V\" could not be written: %*s; "
                       "the previous one is kept", &ctx->state,
@@ -385,7 +387,11 @@ ngx_http_lfv_state_dump_locked(ngx_http_lfv_limit_ctx_t *ctx, size_t *len,
     {
         node = ngx_queue_data(q, ngx_http_lfv_limit_node_t, queue);
 
-        if (node->window == 0 && node->units_used == 0 && node->excess == 0) {
+        /* a team that never started anything has nothing to keep */
+
+        if (node->window == 0 && node->units_used == 0 && node->excess == 0
+            && node->last == 0)
+        {
             continue;
         }
 

@@ -18,6 +18,10 @@
 #define NGX_HTTP_LFV_STATUS_BUF   ((size_t) 2 * NGX_HTTP_LFV_STATUS_LINE)
 
 
+/* the first of the cost guard's families in ngx_http_lfv_families[] */
+#define NGX_HTTP_LFV_GUARD_FAMILY  6
+
+
 /* the page grows in buffers of its own; nothing here calls AWS */
 
 typedef struct {
@@ -88,16 +92,6 @@ static ngx_str_t  ngx_http_lfv_families[] = {
                "guard's calls and of stops, by outcome.\n"
                "# TYPE lfv_lease_outcomes_total counter\n"),
     ngx_null_string
-};
-
-
-static ngx_str_t  ngx_http_lfv_guard_names[] = {
-    ngx_string("stopped"),
-    ngx_string("not_hosted"),
-    ngx_string("failed"),
-    ngx_string("overdue"),
-    ngx_string("reconciled"),
-    ngx_string("stopped_by_client"),
 };
 
 
@@ -193,6 +187,11 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
 
         for (pg.family = 0; ngx_http_lfv_families[pg.family].len; pg.family++)
         {
+            if (pg.family >= NGX_HTTP_LFV_GUARD_FAMILY && !lmcf->lease.enabled)
+            {
+                break;
+            }
+
             ngx_http_lfv_status_printf(&pg, "%V",
                                        &ngx_http_lfv_families[pg.family]);
 
@@ -214,7 +213,9 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
 
         ngx_http_lfv_status_printf(&pg, "}");
 
-        if (leases && lmcf->lease.enabled) {
+        /* leases a reload left without a guard are still shown */
+
+        if (leases && (lmcf->lease.enabled || leases->nelts)) {
             ngx_http_lfv_status_leases(&pg, leases);
         }
 
@@ -470,7 +471,7 @@ ngx_http_lfv_status_team(ngx_http_lfv_status_page_t *pg,
             return;
         }
 
-        if (pg->family >= 6) {
+        if (pg->family >= NGX_HTTP_LFV_GUARD_FAMILY) {
             ngx_http_lfv_status_guard(pg, node);
             return;
         }
@@ -664,9 +665,9 @@ ngx_http_lfv_status_leases(ngx_http_lfv_status_page_t *pg,
 static void
 ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg)
 {
-    time_t                     saved, failed;
+    time_t                     saved;
     ngx_str_t                  error;
-    ngx_uint_t                 failures;
+    ngx_uint_t                 failures, failing;
     ngx_http_lfv_limit_ctx_t  *ctx;
     ngx_http_lfv_main_conf_t  *lmcf;
     u_char                     buf[256];
@@ -686,7 +687,7 @@ ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg)
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     saved = ctx->sh->state_saved;
-    failed = ctx->sh->state_failed;
+    failing = ctx->sh->state_failing;
     failures = ctx->sh->state_failures;
     error.len = ngx_min(ctx->sh->state_error_len, sizeof(buf));
     error.data = ngx_cpymem(buf, ctx->sh->state_error, error.len) - error.len;
@@ -712,8 +713,7 @@ ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg)
     ngx_http_lfv_status_escaped(pg, &ctx->state);
     ngx_http_lfv_status_printf(pg, "\",\"saved\":%T,\"write_failures\":%ui,"
                                "\"failing\":%s,\"last_error\":\"",
-                               saved, failures,
-                               (failed > saved) ? "true" : "false");
+                               saved, failures, failing ? "true" : "false");
     ngx_http_lfv_status_escaped(pg, &error);
     ngx_http_lfv_status_printf(pg, "\"}");
 }

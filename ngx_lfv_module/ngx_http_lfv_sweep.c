@@ -82,6 +82,8 @@ typedef enum {
 } ngx_http_lfv_swept_e;
 
 
+static void ngx_http_lfv_sweep_unguarded(ngx_http_lfv_limit_ctx_t *ctx,
+    ngx_log_t *log);
 static void ngx_http_lfv_sweep_handler(ngx_event_t *ev);
 static void ngx_http_lfv_sweep(ngx_http_lfv_sweeper_t *sw);
 static void ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease,
@@ -96,7 +98,7 @@ static ngx_http_lfv_swept_e ngx_http_lfv_sweep_outcome(
     ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard, char **decision);
 static ngx_uint_t ngx_http_lfv_sweep_error(ngx_http_lfv_fetch_t *f,
     ngx_uint_t status, char *type);
-static void ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
+static ngx_int_t ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     ngx_http_lfv_swept_e swept, ngx_uint_t guard, ngx_uint_t *overdue);
 static void ngx_http_lfv_sweep_audit(ngx_http_lfv_sweep_call_t *c,
     char *decision, char *outcome);
@@ -106,16 +108,6 @@ static u_char *ngx_http_lfv_sweep_log_error(ngx_log_t *log, u_char *buf,
 
 
 static ngx_http_lfv_sweeper_t  *ngx_http_lfv_sweeper;
-
-
-static ngx_str_t  ngx_http_lfv_guard_outcomes[] = {
-    ngx_string("stopped"),
-    ngx_string("not_hosted"),
-    ngx_string("failed"),
-    ngx_string("overdue"),
-    ngx_string("reconciled"),
-    ngx_string("stopped_by_client"),
-};
 
 
 ngx_int_t
@@ -133,8 +125,12 @@ ngx_http_lfv_sweep_init_worker(ngx_cycle_t *cycle)
 
     ctx = lmcf->policy.zone->data;
 
-    if (!lmcf->lease.enabled && ctx->state.len == 0) {
-        return NGX_OK;
+    if (!lmcf->lease.enabled) {
+        ngx_http_lfv_sweep_unguarded(ctx, cycle->log);
+
+        if (ctx->state.len == 0) {
+            return NGX_OK;
+        }
     }
 
     sw = ngx_pcalloc(cycle->pool, sizeof(ngx_http_lfv_sweeper_t));
@@ -159,6 +155,34 @@ ngx_http_lfv_sweep_init_worker(ngx_cycle_t *cycle)
     ngx_http_lfv_sweeper = sw;
 
     return NGX_OK;
+}
+
+
+/*
+ * A reload that took running_units= and lease= from every policy leaves
+ * the leases recorded: kept, shown, ended by a stop through the proxy,
+ * but no longer stopped nor checked by the module
+ */
+
+static void
+ngx_http_lfv_sweep_unguarded(ngx_http_lfv_limit_ctx_t *ctx, ngx_log_t *log)
+{
+    ngx_uint_t  n;
+
+    if (ngx_worker != 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    n = ctx->sh->nleases;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (n) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "lfv: %ui leases are recorded, but no policy has "
+                      "running_units= or lease= any more: they are not "
+                      "stopped nor checked until one has", n);
+    }
 }
 
 
@@ -233,21 +257,27 @@ ngx_http_lfv_sweep(ngx_http_lfv_sweeper_t *sw)
 
         if (lease->pending) {
 
-            /* the worker of the start died before AWS answered it */
+            /*
+             * A start in flight may wait long (a rate delay, a long
+             * proxy_read_timeout): its reservation is given back only
+             * when the worker that holds the request is gone
+             */
 
-            if (now - lease->claimed > NGX_HTTP_LFV_LEASE_PENDING_MAX) {
+            if (now - lease->claimed >= NGX_HTTP_LFV_LEASE_PENDING_LOOK
+                && kill(lease->owner, 0) == -1 && ngx_errno == NGX_ESRCH)
+            {
                 ngx_log_error(NGX_LOG_WARN, &sw->log, 0,
-                              "lfv: a start of team \"%*s\" that was never "
-                              "answered gives its %ui units back",
-                              (size_t) lease->team_len,
-                              ngx_http_lfv_lease_team(lease), lease->units);
+                              "lfv: a start of team \"%*s\" whose process "
+                              "%P exited before AWS answered gives its %ui "
+                              "units back", (size_t) lease->team_len,
+                              ngx_http_lfv_lease_team(lease), lease->owner,
+                              lease->units);
 
                 ngx_http_lfv_lease_release_locked(ctx, lease, &sw->log);
                 continue;
             }
 
-            next = ngx_min(next, lease->claimed
-                                 + NGX_HTTP_LFV_LEASE_PENDING_MAX + 1);
+            next = ngx_min(next, now + NGX_HTTP_LFV_LEASE_PENDING_LOOK);
             continue;
         }
 
@@ -301,6 +331,10 @@ ngx_http_lfv_sweep(ngx_http_lfv_sweeper_t *sw)
         }
 
         ngx_http_lfv_sweep_claim(lease, action, now, &claimed[n++]);
+
+        /* a worker that dies in the call: taken over then */
+
+        next = ngx_min(next, now + NGX_HTTP_LFV_LEASE_CLAIM_MAX);
     }
 
     ctx->sh->sweep_at = next;
@@ -531,14 +565,29 @@ ngx_http_lfv_sweep_done(ngx_http_lfv_fetch_t *f)
 
     overdue = 0;
 
-    ngx_http_lfv_sweep_record(c, swept, guard, &overdue);
+    if (ngx_http_lfv_sweep_record(c, swept, guard, &overdue) != NGX_OK) {
+
+        /* the lease ended, or was replaced, while the call was made */
+
+        ngx_http_lfv_sweep_finish(c);
+        return;
+    }
+
+    if (guard == NGX_HTTP_LFV_GUARD_CHECK_FAILED) {
+        ngx_log_error(NGX_LOG_WARN, &c->sw->log, 0,
+                      "lfv: DescribeModel of model \"%V/%V\" of team \"%V\" "
+                      "failed: %V; it still counts as running, and is asked "
+                      "again in %T s", &c->lease.project, &c->lease.version,
+                      &c->lease.team, &c->error,
+                      c->sw->lmcf->lease.reconcile);
+    }
 
     if (c->lease.action == NGX_HTTP_LFV_SWEEP_STOP
         || swept == NGX_HTTP_LFV_SWEPT_ENDED)
     {
         ngx_http_lfv_sweep_audit(c, decision,
-                                 (char *) ngx_http_lfv_guard_outcomes[guard]
-                                                                     .data);
+                                 (char *) ngx_http_lfv_guard_names[guard]
+                                                                  .data);
     }
 
     if (overdue) {
@@ -564,7 +613,7 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
 {
     u_char                *p;
     ngx_uint_t             status;
-    ngx_str_t              desc, st;
+    ngx_str_t              desc, st, et;
     ngx_http_lfv_fetch_t  *f;
 
     static ngx_str_t  model[] = { ngx_string("ModelDescription"),
@@ -626,11 +675,14 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
                 || (st.len == 16
                     && ngx_strncmp(st.data, "STOPPING_HOSTING", 16) == 0))
             {
+                *guard = NGX_HTTP_LFV_GUARD_LAST;     /* nothing to count */
                 return NGX_HTTP_LFV_SWEPT_CHECKED;
             }
 
             return NGX_HTTP_LFV_SWEPT_ENDED;
         }
+
+        *guard = NGX_HTTP_LFV_GUARD_CHECK_FAILED;
 
         if (status == NGX_HTTP_OK) {
             ngx_str_set(&c->error, "DescribeModel's answer has no status");
@@ -638,12 +690,19 @@ ngx_http_lfv_sweep_outcome(ngx_http_lfv_sweep_call_t *c, ngx_uint_t *guard,
     }
 
     if (c->error.len == 0) {
-        p = ngx_pnalloc(f->pool, 32 + f->resp.error_type.len);
+
+        /* "Code:http://internal..." as AWS may add: the code */
+
+        et = f->resp.error_type;
+        p = ngx_strlchr(et.data, et.data + et.len, ':');
+        if (p) {
+            et.len = p - et.data;
+        }
+
+        p = ngx_pnalloc(f->pool, 32 + et.len);
         if (p != NULL) {
             c->error.data = p;
-            c->error.len = ngx_sprintf(p, "status %ui %V", status,
-                                       &f->resp.error_type)
-                           - p;
+            c->error.len = ngx_sprintf(p, "status %ui %V", status, &et) - p;
         }
     }
 
@@ -678,7 +737,7 @@ ngx_http_lfv_sweep_error(ngx_http_lfv_fetch_t *f, ngx_uint_t status,
 }
 
 
-static void
+static ngx_int_t
 ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     ngx_http_lfv_swept_e swept, ngx_uint_t guard, ngx_uint_t *overdue)
 {
@@ -700,7 +759,7 @@ ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
 
     if (lease == NULL || lease->id != c->lease.id) {
         ngx_shmtx_unlock(&ctx->shpool->mutex);
-        return;
+        return NGX_DECLINED;
     }
 
     lease->owner = 0;
@@ -708,9 +767,7 @@ ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
 
     node = ngx_http_lfv_limit_lookup_locked(ctx, &c->lease.team, &c->sw->log);
 
-    if (node && (swept != NGX_HTTP_LFV_SWEPT_CHECKED
-                 || c->lease.action == NGX_HTTP_LFV_SWEEP_STOP))
-    {
+    if (node && guard < NGX_HTTP_LFV_GUARD_LAST) {
         node->guard[guard]++;
     }
 
@@ -754,6 +811,8 @@ ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_OK;
 }
 
 

@@ -258,6 +258,16 @@ ok(calls('DescribeModel', 'gamma-c-v20') >= 3, 'DescribeModel asked of each');
 is(team('gamma')->{running_units}, 2, 'the others still run');
 is(start('gamma', 'gamma-c-v20', 20, 1)->{status}, 202, 'a unit is free again');
 
+# a DescribeModel that fails keeps the model counted, and says so
+
+$sim->control(POST => 'fault', { kind => 'status500', target => 'DescribeModel' });
+ok(wait_for(10, sub { (team('gamma')->{lease_outcomes}{check_failed} // 0) >= 1 }),
+    'a failed DescribeModel is counted');
+like($t->error_log, qr/\[warn\].*DescribeModel of model "gamma-c-v20\/\d+" of team "gamma" failed: status 500 InternalServerException; it still counts as running/,
+    'and logged');
+is(team('gamma')->{running_units}, 3, 'the models still count');
+$sim->control(POST => 'fault', { kind => 'none', target => 'DescribeModel' });
+
 # a model AWS does not know (404 ResourceNotFoundException) is dropped too
 
 is(start('beta', 'beta-x', 12, 1)->{status}, 202, 'a start of a version AWS does not have');
