@@ -701,4 +701,13 @@ for my $i (0 .. $#writes) {
     is($back[$i], answer(@$lines), 'write, parse back: ' . shown($name));
 }
 
+# the example of docs/cost-guard.md is a valid file
+
+my $page = do { local $/; open my $dh, '<', "$root/docs/cost-guard.md" or die; <$dh> };
+my ($example) = $page =~ /^```\n(lfv-state 1\n.*?\nend \d+ [0-9a-f]{8}\n)```$/ms;
+ok(defined $example, 'docs/cost-guard.md shows a state file');
+my ($n) = ($example // '') =~ /^end (\d+) /m;
+like((batch([ parse => $example // '' ]))[0], qr/\nok $n\z/,
+    'which the parser takes, every record of it');
+
 done_testing();

@@ -95,7 +95,7 @@ class Handler(simlib.ControlHandler):
             return self.error(entry, 400, *THROTTLE)
         if kind in ('status500', 'reset') and not params.get('forward'):
             if kind == 'reset':
-                return self.reset_connection()
+                return self.drop(entry)
             return self.error(entry, 500, *INTERNAL)
         if kind == 'hang':
             # released by a new POST /_sim/fault of the target: forwarded and
@@ -107,10 +107,10 @@ class Handler(simlib.ControlHandler):
 
         up = self.forward(entry, body)
         if up is None:                  # the upstream is not there: nor is an answer
-            return self.reset_connection()
+            return self.drop(entry)
         status, reason, headers, data = up
         if kind == 'reset':             # forward: true
-            return self.reset_connection()
+            return self.drop(entry)
         if kind == 'status500':
             return self.error(entry, 500, *INTERNAL)
         if kind == 'garbage':
@@ -171,6 +171,11 @@ class Handler(simlib.ControlHandler):
                                           ('x-amzn-ErrorType', code),
                                           ('x-amz-crc32', str(zlib.crc32(data))),
                                           ('Content-Type', JSON_CTYPE)], data)
+
+    def drop(self, entry):
+        """Close the connection with an RST, unanswered (journaled first)."""
+        self.journal(entry)
+        self.reset_connection()
 
     def journal(self, entry):
         # before answering: a test that has the response can read the line

@@ -15,6 +15,13 @@ package LFV::Sim;
 #   $dns->{port} (UDP: "resolver 127.0.0.1:$dns->{port}"), $dns->journal,
 #   $dns->control(POST => 'names', {...}) (name => 'dns2' a second one; its
 #   control API is plain HTTP on TCP, with the same port number)
+#   my $ddb = LFV::Sim->dynalite($t);     (npm's dynalite, from make dynalite)
+#   $ddb->{port}, $ddb->{url}, $ddb->create_table('lfv-teams'),
+#   my ($answer, $status, $res) = $ddb->call(GetItem => { TableName => ..., Key => ... }),
+#   $ddb->stop_store, $ddb->start_store (same port; path => 'db' keeps the
+#   data in prefix/dynalite/db across a restart, else it is lost)
+#   my $px = LFV::Sim->ddb_proxy($t, upstream => $ddb);   fault proxy in front
+#   of it: $px->call(...), $px->control(POST => 'fault', {...}), $px->journal
 #
 # All of them but dns share one keys file, prefix/keys.json (lfv: keys_file => FILE
 # to use another; sts too). set_keys replaces it, add_keys merges into it,
@@ -28,6 +35,8 @@ use JSON::PP;
 use IO::Socket::INET;
 use File::Path qw(make_path);
 use Fcntl qw(:flock);
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
 
 my $python = '/usr/bin/python3';
 
@@ -102,6 +111,176 @@ sub sts {
 sub dns {
     my ($class, $t, %o) = @_;
     my $self = $class->_start($t, $o{name} || 'dns', 'dns_sim.py', @{ $o{args} || [] });
+    $self->{journal} = "$self->{dir}/journal.jsonl";
+    return $self;
+}
+
+# ---------------------------------------------------------------- DynamoDB
+
+# dynalite: a DynamoDB on 127.0.0.1, installed by `make dynalite` under
+# build/node (never globally). In memory (memory-level) unless path => NAME:
+# LevelDB in prefix/NAME_OF_SIM/NAME (an absolute path is taken as is), so the
+# data survive stop_store / start_store. Its port is chosen here (dynalite
+# has no --port 0: 0 means its default 4567) and kept across restarts.
+#   name => 'dynalite'   the spawned process' name, log prefix/NAME.log
+#   create_ms => 0       --createTableMs (also --deleteTableMs, --updateTableMs)
+#   args => [...]        more dynalite options (--maxItemSizeKb, --verbose)
+#   timeout => 10        seconds start_store waits for the port
+
+my $dynalite_cli = 'build/node/node_modules/dynalite/cli.js';
+
+sub dynalite {
+    my ($class, $t, %o) = @_;
+    my $name = $o{name} || 'dynalite';
+    my $cli = $t->repo . "/$dynalite_cli";
+    die "dynalite is not installed ($cli): run make dynalite\n" unless -f $cli;
+
+    my $dir = $t->prefix . "/$name";
+    make_path($dir);
+    my $self = bless { t => $t, name => $name, dir => $dir, cli => $cli,
+        timeout => $o{timeout} || 10 }, $class;
+    if (defined $o{path}) {
+        $self->{path} = $o{path} =~ m{^/} ? $o{path} : "$dir/$o{path}";
+        make_path($self->{path});
+    }
+    my $ms = $o{create_ms} // 0;
+    $self->{args} = [ '--createTableMs', $ms, '--deleteTableMs', $ms, '--updateTableMs', $ms,
+        @{ $o{args} || [] } ];
+
+    # a port another process took between the choice and the bind: another one
+    for my $try (0 .. 4) {
+        $self->{port} = $t->port($try ? "$name-$try" : $name);
+        $self->{url} = "http://127.0.0.1:$self->{port}";
+        my $mark = (-s $t->prefix . "/$name.log") // 0;
+        last if eval { $self->start_store; 1 };
+        my $err = $@;
+        die $err if $try == 4 || substr(_slurp($t->prefix . "/$name.log"), $mark) !~ /EADDRINUSE/;
+    }
+    return $self;
+}
+
+# (re)start dynalite on its port; returns once the port accepts connections
+# (dies with its log when it exits first or after `timeout` s)
+
+sub start_store {
+    my ($self) = @_;
+    my $t = $self->{t};
+    die "$self->{name}: already running\n" if $t->_spawn_alive($self->{name});
+    $t->spawn($self->{name}, 'node', $self->{cli}, '--host', '127.0.0.1',
+        '--port', $self->{port}, ($self->{path} ? ('--path', $self->{path}) : ()),
+        @{ $self->{args} });
+    my $deadline = time + $self->{timeout};
+    until ($t->wait_port($self->{port}, 0.05)) {
+        my $why;
+        if (!$t->_spawn_alive($self->{name})) {
+            $why = 'exited';
+        } elsif (time > $deadline) {
+            $why = "not listening after $self->{timeout} s";
+        } else {
+            next;
+        }
+        $t->kill_spawned($self->{name});
+        die "$self->{name} $why (port $self->{port}):\n"
+            . _slurp($t->prefix . "/$self->{name}.log");
+    }
+    return $self;
+}
+
+# SIGTERM (then KILL after 5 s); the port is closed when it returns.
+# In-memory data are lost; with path => they are in the LevelDB directory.
+
+sub stop_store {
+    my ($self) = @_;
+    return $self->{t}->kill_spawned($self->{name});
+}
+
+sub store_running { $_[0]{t}->_spawn_alive($_[0]{name}) }
+
+# one DynamoDB JSON 1.0 request (POST /, X-Amz-Target DynamoDB_20120810.TARGET)
+# with an Authorization that looks like SigV4 (dynalite checks its form,
+# not the signature). Returns (decoded answer or undef, status, the
+# LFV::Test::http response) or, in scalar context, the answer.
+#   timeout => 5, port => (another port), headers => [ NAME => VALUE, ... ]
+#   (replace the headers of that name; VALUE undef: leave it out)
+
+sub call {
+    my ($self, $target, $req, %o) = @_;
+    my $port = $o{port} || $self->{port};
+    my $now = time;
+    my $amz_date = strftime('%Y%m%dT%H%M%SZ', gmtime $now);
+    my $auth = sprintf('AWS4-HMAC-SHA256 Credential=AKIDLFVTESTDYNAMODB0/%s/us-east-1/dynamodb/'
+        . 'aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=%s',
+        substr($amz_date, 0, 8), '0' x 64);
+    my @h = (Host => "127.0.0.1:$port", 'Content-Type' => 'application/x-amz-json-1.0',
+        'X-Amz-Target' => "DynamoDB_20120810.$target", 'X-Amz-Date' => $amz_date,
+        Authorization => $auth);
+    my @more = @{ $o{headers} || [] };
+    for (my $i = 0; $i < @more; $i += 2) {
+        my $name = lc $more[$i];
+        @h = map { lc $h[ 2 * $_ ] eq $name ? () : @h[ 2 * $_, 2 * $_ + 1 ] } 0 .. @h / 2 - 1;
+    }
+    for (my $i = 0; $i < @more; $i += 2) {
+        push @h, @more[ $i, $i + 1 ] if defined $more[ $i + 1 ];
+    }
+    my $r = $self->{t}->http(port => $port, method => 'POST', path => '/',
+        timeout => $o{timeout} // 5,
+        body => JSON::PP->new->canonical->encode($req // {}), headers => \@h);
+    my $answer = defined $r->{body} && length $r->{body}
+        ? eval { decode_json($r->{body}) } : undef;
+    return wantarray ? ($answer, $r->{status}, $r) : $answer;
+}
+
+# the feature's table: pk (HASH, S), sk (RANGE, S), PAY_PER_REQUEST, TTL on
+# "expires"; waits (10 s at most) until it is ACTIVE and returns its
+# DescribeTable "Table". dynalite has no UpdateTimeToLive (400
+# UnknownOperationException): then {ttl} is 0 and the table has no TTL.
+
+sub create_table {
+    my ($self, $table, %o) = @_;
+    my ($a, $st) = $self->call(CreateTable => {
+        TableName => $table,
+        KeySchema => [ { AttributeName => 'pk', KeyType => 'HASH' },
+                       { AttributeName => 'sk', KeyType => 'RANGE' } ],
+        AttributeDefinitions => [ { AttributeName => 'pk', AttributeType => 'S' },
+                                  { AttributeName => 'sk', AttributeType => 'S' } ],
+        BillingMode => 'PAY_PER_REQUEST',
+    });
+    die "CreateTable $table: " . ($st // 'no answer') . ' ' . encode_json($a // {}) . "\n"
+        unless ($st // 0) == 200;
+    my $deadline = time + ($o{timeout} || 10);
+    my $desc;
+    while (1) {
+        ($a, $st) = $self->call(DescribeTable => { TableName => $table });
+        $desc = $a->{Table} if ($st // 0) == 200;
+        last if $desc && ($desc->{TableStatus} // '') eq 'ACTIVE';
+        die "DescribeTable $table: not ACTIVE after " . ($o{timeout} || 10) . " s\n"
+            if time > $deadline;
+        sleep 0.05;
+    }
+    ($a, $st) = $self->call(UpdateTimeToLive => { TableName => $table,
+        TimeToLiveSpecification => { AttributeName => 'expires', Enabled => JSON::PP::true } });
+    if (($st // 0) == 200) {
+        $self->{ttl} = 1;
+    } elsif (($st // 0) == 400 && ($a->{__type} // '') =~ /#UnknownOperationException$/) {
+        $self->{ttl} = 0;
+    } else {
+        die "UpdateTimeToLive $table: " . ($st // 'no answer') . ' ' . encode_json($a // {}) . "\n";
+    }
+    return $desc;
+}
+
+# the fault proxy (t/sim/ddb_proxy.py) in front of upstream => a dynalite
+# object or a URL; its own {port} and {url}, call() and create_table() go
+# through it, control() steers it, journal() reads what it saw
+
+sub ddb_proxy {
+    my ($class, $t, %o) = @_;
+    my $up = ref $o{upstream} ? $o{upstream}{url} : $o{upstream}
+        or die "ddb_proxy: upstream => \$dynalite (or a URL) needed\n";
+    my $self = $class->_start($t, $o{name} || 'ddb_proxy', 'ddb_proxy.py',
+        '--upstream', $up, @{ $o{args} || [] });
+    $self->{url} = "http://127.0.0.1:$self->{port}";
+    $self->{upstream} = $up;
     $self->{journal} = "$self->{dir}/journal.jsonl";
     return $self;
 }
