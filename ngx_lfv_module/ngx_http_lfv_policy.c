@@ -490,6 +490,18 @@ ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_main_conf_t *lmcf)
         return NGX_CONF_ERROR;
     }
 
+    /* a restart without the state file forgets which models to stop */
+
+    if (lmcf->lease.enabled
+        && ((ngx_http_lfv_limit_ctx_t *) pcf->zone->data)->state.len == 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "running_units= and lease= of \"lfv_policy\" in "
+                      "%s:%ui without \"state=\" on \"lfv_policy_zone\": "
+                      "a restart forgets the leases, and their models are "
+                      "never stopped", lmcf->lease.file, lmcf->lease.line);
+    }
+
     return NGX_CONF_OK;
 }
 

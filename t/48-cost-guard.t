@@ -333,6 +333,18 @@ $t->checks;
 
 # ------------------------------------------------------------- nginx -t
 
+{
+    my $t2 = LFV::Test->new;
+    LFV::Conf->setup(t => $t2, sim => $sim, http => "lfv_policy_zone z:1m;\n"
+        . "    lfv_policy a running_units=1;\n"
+        . "    lfv_lease_endpoint https://127.0.0.1:$sim->{port};");
+    my ($ok, $out) = $t2->nginx_test;
+    ok($ok, 'nginx -t passes a guard without state=');
+    like($out, qr/\[warn\].*running_units= and lease= of "lfv_policy" in \S+nginx\.conf:\d+ without "state=" on "lfv_policy_zone": a restart forgets the leases/,
+        'with a warning that a restart forgets the leases');
+    $t2->checks;
+}
+
 my @bad = (
     [ 'lfv_policy a lease=0s;', qr/invalid parameter "lease=0s"/ ],
     [ 'lfv_policy a running_units=x;', qr/invalid parameter "running_units=x"/ ],
