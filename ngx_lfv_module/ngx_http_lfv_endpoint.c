@@ -222,6 +222,7 @@ ngx_http_lfv_endpoint_signed(ngx_pool_t *pool,
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = date;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
     sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = *call->session_token;
+    sr.header[NGX_HTTP_LFV_H_TARGET] = call->target;
     sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = call->client_token;
     sr.region = call->region;
     sr.service = call->service;
@@ -268,6 +269,7 @@ ngx_http_lfv_endpoint_signed(ngx_pool_t *pool,
            + sizeof("X-Amz-Date: " CRLF) - 1 + NGX_HTTP_LFV_AMZ_DATE_LEN
            + sizeof("X-Amz-Security-Token: " CRLF) - 1
            + call->session_token->len
+           + sizeof("X-Amz-Target: " CRLF) - 1 + call->target.len
            + sizeof("X-Amzn-Client-Token: " CRLF) - 1
            + call->client_token.len
            + sizeof("Authorization: " CRLF) - 1
@@ -296,6 +298,11 @@ ngx_http_lfv_endpoint_signed(ngx_pool_t *pool,
     if (call->session_token->len) {
         b->last = ngx_sprintf(b->last, "X-Amz-Security-Token: %V" CRLF,
                               call->session_token);
+    }
+
+    if (call->target.len) {
+        b->last = ngx_sprintf(b->last, "X-Amz-Target: %V" CRLF,
+                              &call->target);
     }
 
     if (call->client_token.len) {

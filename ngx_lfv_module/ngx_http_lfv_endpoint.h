@@ -59,6 +59,7 @@ typedef struct {
     ngx_str_t                   region;
     ngx_str_t                   service;
     ngx_str_t                   content_type;   /* empty: none */
+    ngx_str_t                   target;         /* X-Amz-Target, or empty */
     ngx_str_t                   client_token;   /* empty: none */
     ngx_str_t                   accept;
     ngx_str_t                   body;

@@ -168,6 +168,10 @@ static ngx_http_lfv_reason_t  ngx_http_lfv_reasons[] = {
     ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
         "InternalServerException", "lease_zone_full",
         "the proxy has no room to record the lease of this start"),
+    ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
+        "InternalServerException", "store_unavailable",
+        "the proxy cannot decide the start: the store of the team limits "
+        "does not answer"),
 
     ngx_http_lfv_rule(NGX_HTTP_SERVICE_UNAVAILABLE,
         "InternalServerException", "credentials_unavailable",

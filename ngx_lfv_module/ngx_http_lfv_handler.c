@@ -14,6 +14,7 @@
 #include "ngx_http_lfv_error.h"
 #include "ngx_http_lfv_sign.h"
 #include "ngx_http_lfv_limit.h"
+#include "ngx_http_lfv_store.h"
 #include "ngx_http_lfv_body.h"
 
 
@@ -631,7 +632,7 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
     ngx_http_lfv_loc_conf_t    *llcf;
     ngx_http_lfv_main_conf_t   *lmcf;
     ngx_http_lfv_creds_conf_t  *ccf;
-    ngx_http_lfv_lease_want_t   want, *wantp;
+    ngx_http_lfv_lease_want_t   want;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lfv_module);
     audit = ctx->audit;
@@ -687,27 +688,22 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
         ctx->limited = 1;
 
-        wantp = NULL;
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
 
-        if (ngx_http_lfv_policy_guarded(audit->policy)) {
-            llcf = ngx_http_get_module_loc_conf(r, ngx_http_lfv_module);
-
-            want.host = llcf->endpoint;
-            want.region = llcf->region;
-            want.project = audit->project;
-            want.version = audit->version;
-            want.pending = NULL;
-
-            wantp = &want;
-        }
+        want.host = llcf->endpoint;
+        want.region = llcf->region;
+        want.project = audit->project;
+        want.version = audit->version;
+        want.store = ngx_http_lfv_store_decides(&lmcf->store, audit->policy);
+        want.pending = NULL;
 
         reason = ngx_http_lfv_limit(lmcf->policy.zone, audit->policy,
                                     &audit->key, ngx_http_lfv_units(audit),
-                                    wantp, &delay, &ctx->retry_after,
+                                    &want, &delay, &ctx->retry_after,
                                     r->connection->log);
 
-        if (wantp && wantp->pending) {
-            audit->lease = wantp->pending;
+        if (want.pending) {
+            audit->lease = want.pending;
             audit->lease_zone = lmcf->policy.zone;
         }
 
@@ -725,6 +721,19 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
             return;
         }
 
+        if (want.store) {
+
+            /* the store decides; its answer comes back here */
+
+            audit->counted = NGX_HTTP_LFV_FORWARDED;
+
+            if (ngx_http_lfv_store_decide(r, ctx) != NGX_OK) {
+                ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_INTERNAL);
+            }
+
+            return;
+        }
+
         if (delay == 0) {
             audit->counted = NGX_HTTP_LFV_FORWARDED;
 
@@ -737,7 +746,36 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
         }
     }
 
+    if (ctx->store && ngx_http_lfv_store_answered(ctx, &reason, &delay)) {
+
+        /* a refusal of the store gives the running units back at once */
+
+        if (reason != NGX_HTTP_LFV_OK) {
+            if (audit->lease) {
+                ngx_http_lfv_lease_release(audit->lease_zone, audit->lease);
+                audit->lease = NULL;
+            }
+
+            ngx_http_lfv_resume(r, ctx, reason);
+            return;
+        }
+
+        if (delay) {
+            ngx_http_lfv_delay(r, delay);
+            return;
+        }
+    }
+
     ngx_http_lfv_resume(r, ctx, ngx_http_lfv_sign_request(r, ctx, creds));
+}
+
+
+/* the store's answer, or another wait's end: the decision goes on */
+
+void
+ngx_http_lfv_handler_resume(ngx_http_request_t *r)
+{
+    ngx_http_lfv_continue(r, ngx_http_get_module_ctx(r, ngx_http_lfv_module));
 }
 
 

@@ -25,6 +25,7 @@ ngx_http_lfv_ctx_t *ngx_http_lfv_create_ctx(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit);
 void ngx_http_lfv_decide(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
     ngx_http_lfv_reason_e reason);
+void ngx_http_lfv_handler_resume(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_LFV_HANDLER_H_INCLUDED_ */

@@ -77,6 +77,9 @@ struct ngx_http_lfv_lease_want_s {
     ngx_str_t                   project;
     ngx_str_t                   version;        /* concrete */
 
+    ngx_uint_t                  store;          /* the rate and budget
+                                                   are the store's */
+
     ngx_http_lfv_lease_t       *pending;        /* out: its reservation */
 };
 

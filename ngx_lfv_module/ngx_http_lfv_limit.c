@@ -303,15 +303,16 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     ngx_str_t *team, ngx_uint_t units, ngx_http_lfv_lease_want_t *want,
     ngx_msec_t *delay, time_t *retry_after, ngx_log_t *log)
 {
-    ngx_http_lfv_reason_e       reason;
-    time_t                      now, window;
-    ngx_int_t                   excess;
+    time_t                      now;
+    ngx_uint_t                  over;
     ngx_msec_t                  ms_now;
-    ngx_msec_int_t              ms;
+    ngx_http_lfv_bucket_t       b;
+    ngx_http_lfv_reason_e       reason;
     ngx_http_lfv_limit_ctx_t   *ctx;
     ngx_http_lfv_limit_node_t  *node;
 
     *delay = 0;
+    over = 0;
 
     ctx = zone->data;
     ms_now = ngx_current_msec;
@@ -332,7 +333,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
      * reservation back
      */
 
-    if (want) {
+    if (want && ngx_http_lfv_policy_guarded(policy)) {
         reason = ngx_http_lfv_lease_reserve_locked(ctx, node, policy, team,
                                                    units, want, log);
 
@@ -347,103 +348,43 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
         }
     }
 
-    if (policy->budget) {
-        window = now - now % policy->window;
+    /* the rate and the budget: here, or in the store (decided there) */
 
-        /* windows only move forward: a clock stepped back refills none */
+    b.last = node->last;
+    b.excess = node->excess;
+    b.window = node->window;
+    b.used = node->units_used;
 
-        if (window > node->window) {
-            node->window = window;
-            node->units_used = 0;
+    reason = (want && want->store) ? NGX_HTTP_LFV_OK
+             : ngx_http_lfv_limit_charge(policy, &b, units, now, ms_now,
+                                         delay, retry_after, &over);
 
-        } else {
-            window = node->window;
+    if (reason != NGX_HTTP_LFV_OK) {
+        if (want && want->pending) {
+            ngx_http_lfv_lease_release_locked(ctx, want->pending, log);
+            want->pending = NULL;
         }
 
-        if (node->units_used + units > policy->budget) {
-            if (want) {
-                ngx_http_lfv_lease_release_locked(ctx, want->pending, log);
-                want->pending = NULL;
-            }
+        node->rejected[reason]++;
+        node->op_rejected[NGX_HTTP_LFV_OP_START - 1][reason]++;
+        node->throttled++;
 
-            node->rejected[NGX_HTTP_LFV_BUDGET]++;
-            node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
-                             [NGX_HTTP_LFV_BUDGET]++;
-            node->throttled++;
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-            *retry_after = ngx_max(window + policy->window - now, 1);
-            return NGX_HTTP_LFV_BUDGET;
-        }
+        return reason;
     }
 
-    /* the leaky bucket of limit_req, in milli-requests */
+    if (over) {
+        node->throttled++;
 
-    if (policy->rate) {
-        ms = (ngx_msec_int_t) (ms_now - node->last);
-
-        if (ms < -60000) {
-            ms = 1;
-
-        } else if (ms < 0) {
-            ms = 0;
-        }
-
-        /* a new node has "last" 0: its bucket is empty */
-
-        ms = ngx_min(ms, 3600000);
-
-        excess = node->excess - policy->rate * ms / 1000 + 1000;
-
-        if (excess < 0) {
-            excess = 0;
-        }
-
-        if ((ngx_uint_t) excess > policy->burst) {
-
-            if (!policy->dry_run) {
-                if (want) {
-                    ngx_http_lfv_lease_release_locked(ctx, want->pending,
-                                                      log);
-                    want->pending = NULL;
-                }
-
-                node->rejected[NGX_HTTP_LFV_RATE]++;
-                node->op_rejected[NGX_HTTP_LFV_OP_START - 1]
-                                 [NGX_HTTP_LFV_RATE]++;
-                node->throttled++;
-
-                ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-                *retry_after = ((excess - policy->burst) * 1000
-                                / policy->rate + 999) / 1000;
-                *retry_after = ngx_max(*retry_after, 1);
-
-                return NGX_HTTP_LFV_RATE;
-            }
-
-            node->throttled++;
-
-            ngx_log_error(NGX_LOG_INFO, log, 0,
-                          "lfv: team \"%V\" over its rate, dry run", team);
-
-        } else {
-            node->excess = excess;
-
-            if (ms) {
-                node->last = ms_now;
-            }
-
-            if ((ngx_uint_t) excess > policy->delay && !policy->dry_run) {
-                *delay = (excess - policy->delay) * 1000 / policy->rate;
-            }
-        }
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "lfv: team \"%V\" over its rate, dry run", team);
     }
 
-    if (policy->budget) {
-        node->units_used += units;
-    }
+    node->last = b.last;
+    node->excess = b.excess;
+    node->window = b.window;
+    node->units_used = b.used;
 
     ctx->sh->changes++;
 
@@ -454,6 +395,97 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return NGX_HTTP_LFV_OK;
+}
+
+
+/*
+ * The budget first: refusing it leaves the bucket as it was; then the
+ * leaky bucket of limit_req, in milli-requests.  "ms_now" is a clock of
+ * milliseconds: the monotonic one for the zone, the wall clock for the
+ * store, which several hosts share.
+ */
+
+ngx_http_lfv_reason_e
+ngx_http_lfv_limit_charge(ngx_http_lfv_policy_t *policy,
+    ngx_http_lfv_bucket_t *b, ngx_uint_t units, time_t now, ngx_msec_t ms_now,
+    ngx_msec_t *delay, time_t *retry_after, ngx_uint_t *over)
+{
+    time_t          window;
+    ngx_int_t       excess;
+    ngx_msec_int_t  ms;
+
+    *delay = 0;
+    *over = 0;
+
+    if (policy->budget) {
+        window = now - now % policy->window;
+
+        /* windows only move forward: a clock stepped back refills none */
+
+        if (window > b->window) {
+            b->window = window;
+            b->used = 0;
+
+        } else {
+            window = b->window;
+        }
+
+        if (b->used + units > policy->budget) {
+            *retry_after = ngx_max(window + policy->window - now, 1);
+            return NGX_HTTP_LFV_BUDGET;
+        }
+    }
+
+    if (policy->rate) {
+        ms = (ngx_msec_int_t) (ms_now - b->last);
+
+        if (ms < -60000) {
+            ms = 1;
+
+        } else if (ms < 0) {
+            ms = 0;
+        }
+
+        /* a new bucket has "last" 0: it is empty */
+
+        ms = ngx_min(ms, 3600000);
+
+        excess = b->excess - policy->rate * ms / 1000 + 1000;
+
+        if (excess < 0) {
+            excess = 0;
+        }
+
+        if ((ngx_uint_t) excess > policy->burst) {
+
+            if (!policy->dry_run) {
+                *retry_after = ((excess - policy->burst) * 1000
+                                / policy->rate + 999) / 1000;
+                *retry_after = ngx_max(*retry_after, 1);
+
+                return NGX_HTTP_LFV_RATE;
+            }
+
+            *over = 1;
+
+        } else {
+            b->excess = excess;
+
+            if (ms) {
+                b->last = ms_now;
+            }
+
+            if ((ngx_uint_t) excess > policy->delay && !policy->dry_run) {
+                *delay = (excess - policy->delay) * 1000 / policy->rate;
+            }
+        }
+    }
+
+    if (policy->budget) {
+        b->used += units;
+    }
 
     return NGX_HTTP_LFV_OK;
 }

@@ -15,6 +15,7 @@
 #include "ngx_http_lfv_reason.h"
 #include "ngx_http_lfv_policy.h"
 #include "ngx_http_lfv_request.h"
+#include "ngx_http_lfv_store.h"
 
 
 /* per operation, StartModel first: ngx_http_lfv_op_e less one */
@@ -90,6 +91,9 @@ typedef struct {
     ngx_uint_t                  state_failures;
     size_t                      state_error_len;
     u_char                      state_error[256];
+
+    /* the store's health (ngx_http_lfv_store.c) */
+    ngx_http_lfv_store_health_t store;
 } ngx_http_lfv_limit_shctx_t;
 
 
@@ -141,6 +145,25 @@ ngx_http_lfv_reason_e ngx_http_lfv_limit(ngx_shm_zone_t *zone,
     ngx_http_lfv_policy_t *policy, ngx_str_t *team, ngx_uint_t units,
     ngx_http_lfv_lease_want_t *want, ngx_msec_t *delay,
     time_t *retry_after, ngx_log_t *log);
+
+/* a team's leaky bucket and unit budget, wherever they are kept */
+
+typedef struct {
+    ngx_msec_t                  last;           /* 0: never */
+    ngx_uint_t                  excess;         /* milli-requests */
+    time_t                      window;
+    ngx_uint_t                  used;
+} ngx_http_lfv_bucket_t;
+
+
+/*
+ * A start charged to the bucket: NGX_HTTP_LFV_OK and "b" changed (*delay
+ * in ms, *over set for a dry run over the rate), or NGX_HTTP_LFV_BUDGET
+ * or NGX_HTTP_LFV_RATE with *retry_after and "b" as it was
+ */
+ngx_http_lfv_reason_e ngx_http_lfv_limit_charge(ngx_http_lfv_policy_t *policy,
+    ngx_http_lfv_bucket_t *b, ngx_uint_t units, time_t now, ngx_msec_t ms_now,
+    ngx_msec_t *delay, time_t *retry_after, ngx_uint_t *over);
 
 /* the caller holds the zone mutex: a team's state, made if need be */
 ngx_http_lfv_limit_node_t *ngx_http_lfv_limit_lookup_locked(

@@ -177,6 +177,13 @@ static ngx_command_t  ngx_http_lfv_commands[] = {
       offsetof(ngx_http_lfv_main_conf_t, creds.ca),
       NULL },
 
+    { ngx_string("lfv_policy_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_lfv_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("lfv_lease_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -441,7 +448,13 @@ ngx_http_lfv_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_lfv_lease_init_conf(cf, &lmcf->lease, &lmcf->creds.ca);
+    if (ngx_http_lfv_lease_init_conf(cf, &lmcf->lease, &lmcf->creds.ca)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_lfv_store_init_conf(cf, lmcf);
 }
 
 

@@ -18,6 +18,7 @@
 #include "ngx_http_lfv_policy.h"
 #include "ngx_http_lfv_request.h"
 #include "ngx_http_lfv_lease.h"
+#include "ngx_http_lfv_store.h"
 
 
 #define NGX_HTTP_LFV_KEY_CACHE         4
@@ -39,6 +40,7 @@ typedef struct ngx_http_lfv_main_conf_s {
     ngx_http_lfv_creds_conf_t   creds;
     ngx_http_lfv_policy_conf_t  policy;
     ngx_http_lfv_lease_conf_t   lease;
+    ngx_http_lfv_store_conf_t   store;
     ngx_array_t                 roles;          /* ngx_http_lfv_creds_conf_t *
                                                    of teams with role= */
     ngx_http_lfv_sigv4_crypto_t crypto;
@@ -118,6 +120,7 @@ typedef struct {
     ngx_str_t                   header[NGX_HTTP_LFV_H_LAST];
     ngx_str_t                   authorization;
 
+    void                       *store;          /* its call for a start */
     void                       *envelope;
     ngx_buf_t                  *error_body;     /* replaces nginx's page */
 

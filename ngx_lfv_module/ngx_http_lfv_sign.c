@@ -105,6 +105,7 @@ ngx_http_lfv_sign(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx,
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].data = p;
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE].len = NGX_HTTP_LFV_AMZ_DATE_LEN;
     sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = creds->session_token;
+    ngx_str_null(&sr.header[NGX_HTTP_LFV_H_TARGET]);
     sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = ctx->audit->client_token;
     sr.region = llcf->region;
     sr.service = ngx_http_lfv_service;

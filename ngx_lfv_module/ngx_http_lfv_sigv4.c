@@ -44,6 +44,7 @@ ngx_http_lfv_sigv4_header_t  ngx_http_lfv_sigv4_headers[] = {
     { ngx_string("host") },
     { ngx_string("x-amz-date") },
     { ngx_string("x-amz-security-token") },
+    { ngx_string("x-amz-target") },
     { ngx_string("x-amzn-client-token") },
 };
 

@@ -58,6 +58,7 @@ typedef enum {
     NGX_HTTP_LFV_H_HOST,
     NGX_HTTP_LFV_H_AMZ_DATE,
     NGX_HTTP_LFV_H_SECURITY_TOKEN,
+    NGX_HTTP_LFV_H_TARGET,              /* DynamoDB's operation */
     NGX_HTTP_LFV_H_CLIENT_TOKEN,
     NGX_HTTP_LFV_H_LAST
 } ngx_http_lfv_signed_e;

@@ -47,6 +47,8 @@ static void ngx_http_lfv_status_guard(ngx_http_lfv_status_page_t *pg,
 static void ngx_http_lfv_status_leases(ngx_http_lfv_status_page_t *pg,
     ngx_array_t *leases);
 static void ngx_http_lfv_status_state(ngx_http_lfv_status_page_t *pg);
+static void ngx_http_lfv_status_store(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_store_health_t *h);
 static ngx_uint_t ngx_http_lfv_status_cap(ngx_http_lfv_status_page_t *pg,
     ngx_str_t *team);
 static void ngx_http_lfv_status_reasons(ngx_http_lfv_status_page_t *pg,
@@ -125,7 +127,8 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    format;
     time_t                       retry_after;
-    ngx_uint_t                   i, ready;
+    ngx_uint_t                   i, ready, has_store;
+    ngx_http_lfv_store_health_t  store;
     ngx_array_t                 *teams, *leases;
     ngx_chain_t                 *cl;
     ngx_http_lfv_limit_stat_t   *stat;
@@ -160,6 +163,14 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
 
     ready = (ngx_http_lfv_credentials_get(&lmcf->creds, &creds, &retry_after)
              == NGX_OK);
+
+    /* with a store, starts can be decided only while it answers */
+
+    has_store = (ngx_http_lfv_store_health(lmcf, &store) == NGX_OK);
+
+    if (has_store && store.failing) {
+        ready = 0;
+    }
 
     /* one copy of every team's counters, taken at once, then formatted */
 
@@ -203,6 +214,10 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
 
         ngx_http_lfv_status_state(&pg);
 
+        if (has_store) {
+            ngx_http_lfv_status_store(&pg, &store);
+        }
+
     } else {
         ngx_http_lfv_status_printf(&pg, ",\"teams\":{");
 
@@ -220,6 +235,10 @@ ngx_http_lfv_status_handler(ngx_http_request_t *r)
         }
 
         ngx_http_lfv_status_state(&pg);
+
+        if (has_store) {
+            ngx_http_lfv_status_store(&pg, &store);
+        }
 
         ngx_http_lfv_status_printf(&pg, "}\n");
     }
@@ -876,4 +895,57 @@ ngx_http_lfv_status_escape(ngx_http_lfv_status_page_t *pg, u_char *dst,
     }
 
     return dst;
+}
+
+
+/* the store of the team limits: when it last answered, and why not */
+
+static void
+ngx_http_lfv_status_store(ngx_http_lfv_status_page_t *pg,
+    ngx_http_lfv_store_health_t *h)
+{
+    ngx_str_t                  error;
+    ngx_http_lfv_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(pg->request, ngx_http_lfv_module);
+
+    if (pg->prometheus) {
+        ngx_http_lfv_status_printf(pg,
+            "# HELP lfv_store_ready 1 when the store of the team limits "
+            "answers.\n"
+            "# TYPE lfv_store_ready gauge\n"
+            "lfv_store_ready %ui\n"
+            "# HELP lfv_store_calls_total Calls to the store.\n"
+            "# TYPE lfv_store_calls_total counter\n"
+            "lfv_store_calls_total %ui\n"
+            "# HELP lfv_store_errors_total Calls to the store that failed.\n"
+            "# TYPE lfv_store_errors_total counter\n"
+            "lfv_store_errors_total %ui\n"
+            "# HELP lfv_store_races_total Writes that lost to another "
+            "proxy's, read again.\n"
+            "# TYPE lfv_store_races_total counter\n"
+            "lfv_store_races_total %ui\n"
+            "# HELP lfv_store_latency_seconds The last call's time.\n"
+            "# TYPE lfv_store_latency_seconds gauge\n"
+            "lfv_store_latency_seconds %ui.%03ui\n",
+            h->failing ? 0 : 1, h->calls, h->errors, h->races,
+            h->latency / 1000, h->latency % 1000);
+        return;
+    }
+
+    error.data = h->error;
+    error.len = h->error_len;
+
+    ngx_http_lfv_status_printf(pg, ",\"store\":{\"type\":\"dynamodb\","
+                               "\"table\":\"%V\",\"ready\":%s,"
+                               "\"last_success\":%T,\"last_failure\":%T,"
+                               "\"calls\":%ui,\"errors\":%ui,"
+                               "\"races\":%ui,\"latency_ms\":%M,"
+                               "\"last_error\":\"",
+                               &lmcf->store.table,
+                               h->failing ? "false" : "true",
+                               h->succeeded, h->failed, h->calls, h->errors,
+                               h->races, h->latency);
+    ngx_http_lfv_status_escaped(pg, &error);
+    ngx_http_lfv_status_printf(pg, "\"}");
 }

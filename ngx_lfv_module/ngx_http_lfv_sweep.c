@@ -19,7 +19,8 @@
  * one is due) and claims the calls it makes: a StopModel when a lease
  * ends, a DescribeModel to reconcile.  A claim is one lease's, so two
  * workers never send the same call; a claim of a worker that died is
- * taken over.  Worker 0 also writes the state file.
+ * taken over.  Worker 0 also writes the state file, and asks the store
+ * now and then while it fails.
  */
 
 #define NGX_HTTP_LFV_SWEEP_TICK      1000
@@ -128,7 +129,7 @@ ngx_http_lfv_sweep_init_worker(ngx_cycle_t *cycle)
     if (!lmcf->lease.enabled) {
         ngx_http_lfv_sweep_unguarded(ctx, cycle->log);
 
-        if (ctx->state.len == 0) {
+        if (ctx->state.len == 0 && !lmcf->store.enabled) {
             return NGX_OK;
         }
     }
@@ -218,6 +219,7 @@ ngx_http_lfv_sweep_handler(ngx_event_t *ev)
 
     if (ngx_worker == 0) {
         ngx_http_lfv_state_save(sw->lmcf->policy.zone, &sw->log);
+        ngx_http_lfv_store_probe(sw->lmcf, &sw->log);
     }
 
     ngx_add_timer(ev, NGX_HTTP_LFV_SWEEP_TICK);

@@ -122,6 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[3];
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[4];
     sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = f[5];
+    ngx_str_null(&sr.header[NGX_HTTP_LFV_H_TARGET]);
     sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = f[6];
     sr.region = f[7];
     sr.service = f[8];

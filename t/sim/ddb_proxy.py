@@ -73,7 +73,8 @@ class Handler(simlib.ControlHandler):
                  'method': self.command, 'path': self.path, 'x_amz_target': amz_target,
                  'target': op, 'request': None, 'body': None, 'status': None, 'fault': None,
                  'forwarded': False, 'upstream_status': None, 'response': None,
-                 'upstream_error': None}
+                 'upstream_error': None,
+                 'headers': [[k, v] for k, v in self.headers.items()]}
         text = body.decode('utf-8', 'replace')
         try:
             entry['request'] = json.loads(text) if text.strip() else None

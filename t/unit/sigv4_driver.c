@@ -200,6 +200,7 @@ ngx_lfv_unit_sign(ngx_lfv_unit_signer_t *s, u_char *line, size_t len)
     sr.header[NGX_HTTP_LFV_H_CONTENT_TYPE] = f[5];
     sr.header[NGX_HTTP_LFV_H_AMZ_DATE] = f[6];
     sr.header[NGX_HTTP_LFV_H_SECURITY_TOKEN] = f[7];
+    ngx_str_null(&sr.header[NGX_HTTP_LFV_H_TARGET]);
     sr.header[NGX_HTTP_LFV_H_CLIENT_TOKEN] = f[8];
     sr.region = f[9];
     sr.service = f[10];

@@ -18,6 +18,7 @@ package LFV::Sim;
 #   my $ddb = LFV::Sim->dynalite($t);     (npm's dynalite, from make dynalite)
 #   $ddb->{port}, $ddb->{url}, $ddb->create_table('lfv-teams'),
 #   my ($answer, $status, $res) = $ddb->call(GetItem => { TableName => ..., Key => ... }),
+#   my ($body, $status, $res) = $ddb->call_raw(GetItem => $json_text) (raw body both ways),
 #   $ddb->stop_store, $ddb->start_store (same port; path => 'db' keeps the
 #   data in prefix/dynalite/db across a restart, else it is lost)
 #   my $px = LFV::Sim->ddb_proxy($t, upstream => $ddb);   fault proxy in front
@@ -205,6 +206,19 @@ sub store_running { $_[0]{t}->_spawn_alive($_[0]{name}) }
 
 sub call {
     my ($self, $target, $req, %o) = @_;
+    my ($body, $status, $r) = $self->call_raw($target,
+        JSON::PP->new->canonical->encode($req // {}), %o);
+    my $answer = defined $body && length $body
+        ? eval { decode_json($body) } : undef;
+    return wantarray ? ($answer, $status, $r) : $answer;
+}
+
+# the same with the request body as it is (bytes, not encoded here);
+# returns (the answer's body as it came, status, the LFV::Test::http
+# response) or, in scalar context, the body
+
+sub call_raw {
+    my ($self, $target, $body, %o) = @_;
     my $port = $o{port} || $self->{port};
     my $now = time;
     my $amz_date = strftime('%Y%m%dT%H%M%SZ', gmtime $now);
@@ -223,11 +237,8 @@ sub call {
         push @h, @more[ $i, $i + 1 ] if defined $more[ $i + 1 ];
     }
     my $r = $self->{t}->http(port => $port, method => 'POST', path => '/',
-        timeout => $o{timeout} // 5,
-        body => JSON::PP->new->canonical->encode($req // {}), headers => \@h);
-    my $answer = defined $r->{body} && length $r->{body}
-        ? eval { decode_json($r->{body}) } : undef;
-    return wantarray ? ($answer, $r->{status}, $r) : $answer;
+        timeout => $o{timeout} // 5, body => $body // '', headers => \@h);
+    return wantarray ? ($r->{body}, $r->{status}, $r) : $r->{body};
 }
 
 # the feature's table: pk (HASH, S), sk (RANGE, S), PAY_PER_REQUEST, TTL on

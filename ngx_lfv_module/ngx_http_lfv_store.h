@@ -1,0 +1,92 @@
+
+/*
+ * Copyright (C) ngx_lfv_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LFV_STORE_H_INCLUDED_
+#define _NGX_HTTP_LFV_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lfv_reason.h"
+#include "ngx_http_lfv_policy.h"
+#include "ngx_http_lfv_endpoint.h"
+
+
+/*
+ * lfv_policy_store dynamodb table=...: the teams' rates and budgets
+ * decided by DynamoDB, so that several proxies share them exactly
+ * (docs/several-proxies.md).  A start reads its team's item and writes
+ * it back on the condition that nobody wrote it meanwhile; a lost race
+ * reads again.
+ */
+
+/*
+ * A start that loses this many races in a row is refused: each round of
+ * concurrent writers has a winner, so as many as there are starts of a
+ * team at once, with room to spare
+ */
+#define NGX_HTTP_LFV_STORE_RACES  32
+
+
+typedef struct {
+    ngx_uint_t                  enabled;
+    ngx_str_t                   table;
+    ngx_str_t                   url;            /* endpoint= */
+    ngx_http_lfv_endpoint_t     endpoint;       /* its region inside */
+    ngx_msec_t                  timeout;        /* of each step of a call */
+    u_char                     *file;           /* of the directive */
+    ngx_uint_t                  line;
+} ngx_http_lfv_store_conf_t;
+
+
+/* what the status page shows of the store, kept in the policy zone */
+
+typedef struct {
+    time_t                      succeeded;      /* last answer */
+    time_t                      failed;         /* last failure */
+    ngx_uint_t                  failing;        /* the last call failed */
+    ngx_uint_t                  calls;
+    ngx_uint_t                  errors;
+    ngx_uint_t                  races;          /* conditions that failed */
+    ngx_msec_t                  latency;        /* of the last call, ms */
+    size_t                      error_len;
+    u_char                      error[128];
+} ngx_http_lfv_store_health_t;
+
+
+struct ngx_http_lfv_main_conf_s;
+
+char *ngx_http_lfv_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_lfv_store_init_conf(ngx_conf_t *cf,
+    struct ngx_http_lfv_main_conf_s *lmcf);
+
+/* does the store decide this policy's starts? */
+ngx_uint_t ngx_http_lfv_store_decides(ngx_http_lfv_store_conf_t *scf,
+    ngx_http_lfv_policy_t *policy);
+
+/*
+ * The store's decision of a start, asynchronously: NGX_OK when asked
+ * (the handler's ngx_http_lfv_continue() runs again with the answer),
+ * NGX_ERROR otherwise
+ */
+ngx_int_t ngx_http_lfv_store_decide(ngx_http_request_t *r, void *ctx);
+
+/* the answer, once: 1 and the reason (and a delay), else 0 */
+ngx_uint_t ngx_http_lfv_store_answered(void *ctx,
+    ngx_http_lfv_reason_e *reason, ngx_msec_t *delay);
+
+/* worker 0 asks the store now and then while it fails, for readiness */
+void ngx_http_lfv_store_probe(struct ngx_http_lfv_main_conf_s *lmcf,
+    ngx_log_t *log);
+
+/* a copy for the status page; NGX_DECLINED without a store */
+ngx_int_t ngx_http_lfv_store_health(struct ngx_http_lfv_main_conf_s *lmcf,
+    ngx_http_lfv_store_health_t *h);
+
+
+#endif /* _NGX_HTTP_LFV_STORE_H_INCLUDED_ */
