@@ -125,10 +125,10 @@ test-nginx: deps unit dynalite
 
 # benchmark against plain proxy_pass (docs/performance.md); not a test
 
-bench: $(MODULE)
+bench: $(MODULE) dynalite
 	bash bench/run.sh
 
-bench-quick: $(MODULE)
+bench-quick: $(MODULE) dynalite
 	BENCH_QUICK=1 bash bench/run.sh
 
 bench-soak: $(MODULE)

@@ -396,6 +396,25 @@ def main(d):
             p("  BENCH_SOAK_SETTLE seconds of the run, after: the last")
             p("")
 
+    # ------------------------------------------------------------- store
+
+    st = kv(os.path.join(d, "store.txt"))
+    if st:
+        p("StartModel latency at c=1, a budget decided by the zone and by the "
+          "DynamoDB store (dynalite on loopback), same run")
+        p("  %-8s %9s %9s %9s %7s" % ("where", "requests", "p50_us", "p99_us",
+                                      "errors"))
+        for w in ("zone", "store"):
+            if w + "_p50_us" in st:
+                p("  %-8s %9s %9s %9s %7s" % (w, st[w + "_requests"],
+                                              st[w + "_p50_us"],
+                                              st[w + "_p99_us"],
+                                              st[w + "_errors"]))
+        if "zone_p50_us" in st and "store_p50_us" in st:
+            p("  store/zone p50: %.2f" % (num(st["store_p50_us"])
+                                          / max(num(st["zone_p50_us"]), 1)))
+        p("")
+
     # -------------------------------------------------------------- checks
 
     p("Targets")

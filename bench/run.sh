@@ -4,12 +4,15 @@
 #
 #   bench/run.sh                    signer micro-benchmark, throughput and
 #                                   latency (A B A B ...), credentials wait
-#                                   check; about 4 minutes on 2 cores
+#                                   check, StartModel latency with the
+#                                   DynamoDB store against the zone (store:
+#                                   needs make dynalite); about 4 minutes
+#                                   on 2 cores
 #   BENCH_QUICK=1 bench/run.sh      the same, short (about 1.5 minutes)
 #   BENCH_SOAK=1 bench/run.sh       the soak only: ~1M requests per module
 #                                   configuration, worker RSS before and
 #                                   after (make bench-soak; ~3-5 minutes)
-#   BENCH_PARTS="signer throughput wait perf callgrind soak" bench/run.sh
+#   BENCH_PARTS="signer throughput wait perf callgrind soak store" bench/run.sh
 #                                   pick parts (perf: where the proxy's
 #                                   time goes, per request; callgrind:
 #                                   instructions per request, immune to
@@ -85,7 +88,7 @@ if [ -n "${BENCH_PARTS:-}" ]; then
 elif [ "${BENCH_SOAK:-0}" = 1 ]; then
     PARTS="soak"
 else
-    PARTS="signer throughput wait"
+    PARTS="signer throughput wait store"
 fi
 
 CONFIGS="baseline module-static module-imds"
@@ -1063,18 +1066,74 @@ part_perf() {
 }
 
 
+# ----------------------------------------------------------------- store
+
+# StartModel at c=1: a budget decided by the policy zone, and by the
+# DynamoDB store (dynalite from make dynalite, on loopback), same run
+part_store() {
+    local dyn=$ROOT/build/node/node_modules/.bin/dynalite dport cfg port extra
+
+    [ -x "$dyn" ] || die "store: no dynalite; run make dynalite first"
+
+    dport=$(free_port)
+    "${PIN_OTHER[@]}" "$dyn" --host 127.0.0.1 --port "$dport" --createTableMs 0 \
+        > "$WORK/dynalite.log" 2>&1 &
+    STARTED+=("$!")
+    wait_port "$dport" 200 || die "store: dynalite did not start"
+
+    curl -sf -o /dev/null "http://127.0.0.1:$dport/" \
+        -H 'X-Amz-Target: DynamoDB_20120810.CreateTable' \
+        -H 'Content-Type: application/x-amz-json-1.0' \
+        -H 'X-Amz-Date: 20261202T000000Z' \
+        -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261202/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00' \
+        -d '{"TableName":"bench","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]}' \
+        || die "store: CreateTable failed"
+
+    : > "$OUT/store.txt"
+
+    for cfg in zone-module-static store-module-static; do
+        extra="    lfv_policy_zone teams:1m;
+    lfv_policy default budget=1000000000/1d;"
+
+        if [ $cfg = store-module-static ]; then
+            extra="$extra
+    lfv_policy_store dynamodb table=bench region=us-east-1 endpoint=http://127.0.0.1:$dport;"
+        fi
+
+        log "store: $cfg, c=1 for ${BENCH_DURATION}s"
+
+        write_proxy $cfg 1 "" "$extra"
+        start_nginx $cfg "${PIN_PROXY[@]}"
+        port=$(cat "$WORK/$cfg/port")
+
+        prime "$port"
+        run_wrk "$port" 1 "$BENCH_WARMUP" "$OUT/warmup-$cfg.txt"
+        run_wrk "$port" 1 "$BENCH_DURATION" "$OUT/wrk-$cfg.txt"
+
+        {
+            echo "${cfg%-module-static}_requests=$R_requests"
+            echo "${cfg%-module-static}_p50_us=$R_p50_us"
+            echo "${cfg%-module-static}_p99_us=$R_p99_us"
+            echo "${cfg%-module-static}_errors=$((R_connect_err + R_read_err + R_write_err + R_status_err + R_timeout_err))"
+        } >> "$OUT/store.txt"
+
+        stop_pid "$(cat "$WORK/$cfg/master")"
+    done
+}
+
+
 # ------------------------------------------------------------------ main
 
 log "results in $OUT (parts: $PARTS)"
 
 if has_part throughput || has_part wait || has_part soak \
-   || has_part callgrind || has_part perf
+   || has_part callgrind || has_part perf || has_part store
 then
     make_certs
     start_stub
 fi
 
-for p in signer throughput wait perf callgrind soak; do
+for p in signer throughput wait perf callgrind soak store; do
     has_part $p && part_$p
 done
 
