@@ -34,7 +34,7 @@ my $px = LFV::Sim->ddb_proxy($a, upstream => $ddb);
 
 my $http = <<"EOF";
     lfv_policy_zone teams:1m;
-    lfv_policy_store dynamodb table=lfv-limits region=us-east-1 endpoint=http://127.0.0.1:$px->{port} timeout=1s;
+    lfv_policy_store dynamodb table=lfv-limits region=us-east-1 endpoint=http://127.0.0.1:$px->{port} timeout=10s;
     lfv_policy alpha budget=10/1d;
     lfv_policy beta rate=1r/m burst=2 nodelay;
     lfv_policy gamma;
@@ -118,7 +118,8 @@ sub burst {
 # ------------------------------------------------------------ exact limits
 
 my $got = burst('alpha', 'alpha-v50', 24);
-is($got->{202}, 10, '24 concurrent starts over two proxies: the budget of 10 exactly');
+is($got->{202}, 10, '24 concurrent starts over two proxies: the budget of 10 exactly')
+    or diag explain [ $got, grep { /store of the team limits failed/ } split /\n/, $a->error_log . $b->error_log ];
 is($got->{429}, 14, 'the others refused by the budget') or diag explain $got;
 is(starts('alpha-v50'), 10, 'only 10 forwarded');
 
