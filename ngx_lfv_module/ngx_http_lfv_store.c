@@ -12,7 +12,7 @@
 #include "ngx_http_lfv_handler.h"
 #include "ngx_http_lfv_limit.h"
 #include "ngx_http_lfv_store.h"
-#include "ngx_http_lfv_json.h"
+#include "ngx_http_lfv_ddb_doc.h"
 
 
 #define NGX_HTTP_LFV_STORE_GET    1
@@ -57,9 +57,6 @@ static ngx_buf_t *ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc,
 static void ngx_http_lfv_store_done(ngx_http_lfv_fetch_t *f);
 static ngx_int_t ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc,
     ngx_str_t *body, char **err);
-static ngx_int_t ngx_http_lfv_store_number(ngx_str_t *item, char *name,
-    uint64_t *n);
-static void ngx_http_lfv_store_error_type(ngx_str_t *body, ngx_str_t *type);
 static void ngx_http_lfv_store_fail(ngx_http_lfv_store_call_t *sc,
     char *err, ngx_str_t *detail);
 static void ngx_http_lfv_store_account(ngx_http_lfv_store_call_t *sc,
@@ -407,71 +404,95 @@ static ngx_buf_t *
 ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
     ngx_str_t *target)
 {
-    size_t                      len;
-    ngx_buf_t                  *b;
-    ngx_str_t                  *table;
+    char                        *err;
+    size_t                       len;
+    ngx_buf_t                   *b;
+    ngx_uint_t                   i;
+    ngx_http_lfv_ddb_item_t      values;
+    ngx_http_lfv_ddb_attr_t     *a;
+    ngx_http_lfv_ddb_request_t   req;
 
-    table = &sc->lmcf->store.table;
+    static ngx_http_lfv_ddb_name_t  names[] = {
+        { ngx_string("#ver"), ngx_string("ver") },
+        { ngx_string("#win"), ngx_string("win") },
+        { ngx_string("#used"), ngx_string("used") },
+        { ngx_string("#excess"), ngx_string("excess") },
+        { ngx_string("#last"), ngx_string("last_ms") },
+    };
 
-    len = sizeof("{\"TableName\":\"\",\"Key\":{\"pk\":{\"S\":\"team#\"},"
-                 "\"sk\":{\"S\":\"limits\"}},") - 1
-          + table->len
-          + sc->team.len + ngx_escape_json(NULL, sc->team.data, sc->team.len)
-          + 1024;
+    static ngx_str_t  placeholders[] = {
+        ngx_string(":ver"), ngx_string(":win"), ngx_string(":used"),
+        ngx_string(":excess"), ngx_string(":last"), ngx_string(":old")
+    };
+
+    ngx_memzero(&req, sizeof(ngx_http_lfv_ddb_request_t));
+
+    req.table = sc->lmcf->store.table;
+    ngx_str_set(&req.sk, "limits");
+
+    req.pk.len = sizeof("team#") - 1 + sc->team.len;
+    req.pk.data = ngx_pnalloc(pool, req.pk.len);
+    if (req.pk.data == NULL) {
+        return NULL;
+    }
+
+    (void) ngx_sprintf(req.pk.data, "team#%V", &sc->team);
+
+    if (sc->step == NGX_HTTP_LFV_STORE_GET) {
+        req.op = NGX_HTTP_LFV_DDB_GET_ITEM;
+        req.consistent = 1;
+
+    } else {
+        req.op = NGX_HTTP_LFV_DDB_UPDATE_ITEM;
+        ngx_str_set(&req.update, "SET #ver = :ver, #win = :win, "
+                                 "#used = :used, #excess = :excess, "
+                                 "#last = :last");
+
+        if (sc->version) {
+            ngx_str_set(&req.condition, "#ver = :old");
+
+        } else {
+            ngx_str_set(&req.condition, "attribute_not_exists(#ver)");
+        }
+
+        req.names = names;
+        req.nnames = sizeof(names) / sizeof(names[0]);
+
+        ngx_memzero(&values, sizeof(ngx_http_lfv_ddb_item_t));
+
+        values.nattrs = sc->version ? 6 : 5;
+
+        for (i = 0; i < values.nattrs; i++) {
+            a = &values.attrs[i];
+            a->name = placeholders[i];
+            a->type = NGX_HTTP_LFV_DDB_N;
+        }
+
+        values.attrs[0].n = sc->version + 1;
+        values.attrs[1].n = sc->bucket.window;
+        values.attrs[2].n = sc->bucket.used;
+        values.attrs[3].n = sc->bucket.excess;
+        values.attrs[4].n = sc->bucket.last;
+        values.attrs[5].n = sc->version;
+
+        req.values = &values;
+    }
+
+    *target = *ngx_http_lfv_ddb_target(req.op);
+
+    len = ngx_http_lfv_ddb_request_len(&req, &err);
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                      "lfv: the store's request: %s", err);
+        return NULL;
+    }
 
     b = ngx_create_temp_buf(pool, len);
     if (b == NULL) {
         return NULL;
     }
 
-    b->last = ngx_sprintf(b->last, "{\"TableName\":\"%V\",\"Key\":{\"pk\":"
-                          "{\"S\":\"team#", table);
-
-    if (sc->request == NULL) {
-        b->last = ngx_cpymem(b->last, "-health-", 8);
-
-    } else {
-        b->last = (u_char *) ngx_escape_json(b->last, sc->team.data,
-                                             sc->team.len);
-    }
-
-    b->last = ngx_cpymem(b->last, "\"},\"sk\":{\"S\":\"limits\"}},",
-                         sizeof("\"},\"sk\":{\"S\":\"limits\"}},") - 1);
-
-    if (sc->step == NGX_HTTP_LFV_STORE_GET) {
-        ngx_str_set(target, "DynamoDB_20120810.GetItem");
-        b->last = ngx_cpymem(b->last, "\"ConsistentRead\":true}",
-                             sizeof("\"ConsistentRead\":true}") - 1);
-        return b;
-    }
-
-    ngx_str_set(target, "DynamoDB_20120810.UpdateItem");
-
-    b->last = ngx_sprintf(b->last,
-                          "\"UpdateExpression\":\"SET #ver = :ver, "
-                          "#win = :win, #used = :used, #excess = :excess, "
-                          "#last = :last\","
-                          "\"ConditionExpression\":\"%s\","
-                          "\"ExpressionAttributeNames\":{\"#ver\":\"ver\","
-                          "\"#win\":\"win\",\"#used\":\"used\","
-                          "\"#excess\":\"excess\",\"#last\":\"last_ms\"},"
-                          "\"ExpressionAttributeValues\":{"
-                          "\":ver\":{\"N\":\"%uL\"},\":win\":{\"N\":\"%T\"},"
-                          "\":used\":{\"N\":\"%ui\"},"
-                          "\":excess\":{\"N\":\"%ui\"},"
-                          "\":last\":{\"N\":\"%M\"}",
-                          sc->version ? "#ver = :old"
-                                      : "attribute_not_exists(#ver)",
-                          sc->version + 1, sc->bucket.window,
-                          sc->bucket.used, sc->bucket.excess,
-                          sc->bucket.last);
-
-    if (sc->version) {
-        b->last = ngx_sprintf(b->last, ",\":old\":{\"N\":\"%uL\"}",
-                              sc->version);
-    }
-
-    b->last = ngx_cpymem(b->last, "}}", 2);
+    b->last = ngx_http_lfv_ddb_write_request(b->last, &req);
 
     return b;
 }
@@ -484,6 +505,7 @@ ngx_http_lfv_store_done(ngx_http_lfv_fetch_t *f)
     time_t                      now;
     ngx_str_t                   type;
     ngx_time_t                 *tp;
+    ngx_http_lfv_ddb_error_t    error;
     ngx_msec_t                  ms_now;
     ngx_uint_t                  over;
     ngx_http_lfv_store_call_t  *sc;
@@ -496,7 +518,15 @@ ngx_http_lfv_store_done(ngx_http_lfv_fetch_t *f)
     }
 
     if (f->resp.status != NGX_HTTP_OK) {
-        ngx_http_lfv_store_error_type(&f->resp.body, &type);
+        if (ngx_http_lfv_ddb_parse_error(f->resp.body.data, f->resp.body.len,
+                                         &error, &err)
+            == NGX_OK)
+        {
+            type = error.type;
+
+        } else {
+            ngx_str_null(&type);
+        }
 
         /* someone wrote the item since it was read: read it again */
 
@@ -608,132 +638,57 @@ ngx_http_lfv_store_next(ngx_http_lfv_store_call_t *sc)
 }
 
 
-/* GetItem's answer: {} or {"Item": {...}}, numbers of our attributes */
+/* GetItem's answer, read strictly: none, or our attributes' numbers */
 
 static ngx_int_t
 ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
     char **err)
 {
-    uint64_t   n;
-    ngx_str_t  item;
+    int64_t                   n[5];
+    ngx_uint_t                i, found;
+    ngx_http_lfv_ddb_attr_t  *a;
+    ngx_http_lfv_ddb_item_t   item;
 
-    static ngx_str_t  name[] = { ngx_string("Item"), ngx_null_string };
+    static char  *names[] = { "ver", "win", "used", "excess", "last_ms" };
 
     ngx_memzero(&sc->bucket, sizeof(ngx_http_lfv_bucket_t));
     sc->version = 0;
 
-    if (ngx_http_lfv_json_value(body->data, body->len, name, &item)
+    if (ngx_http_lfv_ddb_parse_item(body->data, body->len,
+                                    NGX_HTTP_LFV_DDB_GET_ITEM, &item, &found,
+                                    err)
         != NGX_OK)
     {
-        *err = "GetItem's answer is not a JSON object";
         return NGX_ERROR;
     }
 
-    if (item.len == 0) {
+    if (!found) {
         return NGX_OK;
     }
 
-    if (ngx_http_lfv_store_number(&item, "ver", &sc->version) != NGX_OK
-        || sc->version == 0)
-    {
-        *err = "the team's item has no valid \"ver\"";
-        return NGX_ERROR;
-    }
+    for (i = 0; i < 5; i++) {
+        a = ngx_http_lfv_ddb_attr(&item, names[i]);
 
-    if (ngx_http_lfv_store_number(&item, "win", &n) != NGX_OK) {
-        goto invalid;
-    }
-
-    sc->bucket.window = (time_t) n;
-
-    if (ngx_http_lfv_store_number(&item, "used", &n) != NGX_OK) {
-        goto invalid;
-    }
-
-    sc->bucket.used = n;
-
-    if (ngx_http_lfv_store_number(&item, "excess", &n) != NGX_OK) {
-        goto invalid;
-    }
-
-    sc->bucket.excess = n;
-
-    if (ngx_http_lfv_store_number(&item, "last_ms", &n) != NGX_OK) {
-        goto invalid;
-    }
-
-    sc->bucket.last = n;
-
-    return NGX_OK;
-
-invalid:
-
-    *err = "the team's item has an attribute that is not a number";
-    return NGX_ERROR;
-}
-
-
-/* {"N": "digits"}: a non-negative integer of DynamoDB, below 2^53 */
-
-static ngx_int_t
-ngx_http_lfv_store_number(ngx_str_t *item, char *name, uint64_t *n)
-{
-    size_t      i;
-    ngx_str_t   key[2], value, digits;
-
-    static ngx_str_t  type[] = { ngx_string("N"), ngx_null_string };
-
-    key[0].data = (u_char *) name;
-    key[0].len = ngx_strlen(name);
-    ngx_str_null(&key[1]);
-
-    if (ngx_http_lfv_json_value(item->data, item->len, key, &value) != NGX_OK
-        || value.len == 0
-        || ngx_http_lfv_json_object(value.data, value.len, type, &digits)
-           != NGX_OK
-        || digits.len == 0 || digits.len > 15
-        || (digits.len > 1 && digits.data[0] == '0'))
-    {
-        return NGX_ERROR;
-    }
-
-    *n = 0;
-
-    for (i = 0; i < digits.len; i++) {
-        if (digits.data[i] < '0' || digits.data[i] > '9') {
+        if (a == NULL || a->type != NGX_HTTP_LFV_DDB_N || a->n < 0) {
+            *err = "the team's item lacks a number of its own";
             return NGX_ERROR;
         }
 
-        *n = *n * 10 + (digits.data[i] - '0');
+        n[i] = a->n;
     }
+
+    if (n[0] == 0) {
+        *err = "the team's item has version 0";
+        return NGX_ERROR;
+    }
+
+    sc->version = n[0];
+    sc->bucket.window = (time_t) n[1];
+    sc->bucket.used = n[2];
+    sc->bucket.excess = n[3];
+    sc->bucket.last = n[4];
 
     return NGX_OK;
-}
-
-
-/* "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" */
-
-static void
-ngx_http_lfv_store_error_type(ngx_str_t *body, ngx_str_t *type)
-{
-    u_char  *p;
-
-    static ngx_str_t  name[] = { ngx_string("__type"), ngx_null_string };
-
-    if (ngx_http_lfv_json_object(body->data, body->len, name, type)
-        != NGX_OK)
-    {
-        ngx_str_null(type);
-        return;
-    }
-
-    for (p = type->data + type->len; p > type->data; p--) {
-        if (p[-1] == '#') {
-            type->len -= p - type->data;
-            type->data = p;
-            break;
-        }
-    }
 }
 
 
