@@ -420,7 +420,7 @@ ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
         { ngx_string("#last"), ngx_string("last_ms") },
     };
 
-    static ngx_str_t  placeholders[] = {
+    static const ngx_str_t  placeholders[] = {
         ngx_string(":ver"), ngx_string(":win"), ngx_string(":used"),
         ngx_string(":excess"), ngx_string(":last"), ngx_string(":old")
     };
