@@ -43,6 +43,7 @@
 #include "ngx_http_lfv_creds_doc.h"
 #include "ngx_http_lfv_sts_doc.h"
 #include "ngx_http_lfv_time.h"
+#include "ngx_lfv_driver.h"
 
 
 #define NGX_LFV_DRIVER_INPUT_MAX  (1024 * 1024)
@@ -50,7 +51,6 @@
 
 static ngx_int_t ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p,
     size_t len);
-static ngx_int_t ngx_lfv_driver_batch(u_char *p, size_t len);
 static void ngx_lfv_driver_http(u_char *p, size_t len);
 static void ngx_lfv_driver_creds(u_char *p, size_t len);
 static void ngx_lfv_driver_sts(u_char *p, size_t len,
@@ -65,48 +65,7 @@ static void ngx_lfv_driver_escaped(u_char *p, size_t len);
 int
 main(int argc, char *argv[])
 {
-    u_char     *buf, *nl;
-    size_t      len, n, mlen;
-    ngx_int_t   rc;
-
-    buf = malloc(NGX_LFV_DRIVER_INPUT_MAX + 1);
-    if (buf == NULL) {
-        return 2;
-    }
-
-    len = 0;
-
-    while ((n = fread(buf + len, 1, NGX_LFV_DRIVER_INPUT_MAX + 1 - len,
-                      stdin))
-           > 0)
-    {
-        len += n;
-    }
-
-    if (len > NGX_LFV_DRIVER_INPUT_MAX) {
-        fprintf(stderr, "input too large\n");
-        return 2;
-    }
-
-    nl = memchr(buf, '\n', len);
-    if (nl == NULL) {
-        fprintf(stderr, "no mode line\n");
-        return 2;
-    }
-
-    mlen = nl - buf;
-    n = len - mlen - 1;
-
-    if (mlen == 5 && memcmp(buf, "batch", 5) == 0) {
-        rc = ngx_lfv_driver_batch(nl + 1, n);
-
-    } else {
-        rc = ngx_lfv_driver_run(buf, mlen, nl + 1, n);
-    }
-
-    free(buf);
-
-    return rc == NGX_OK ? 0 : 2;
+    return ngx_lfv_unit_main(ngx_lfv_driver_run, NGX_LFV_DRIVER_INPUT_MAX);
 }
 
 
@@ -160,48 +119,6 @@ ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p, size_t len)
     }
 
     free(input);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_lfv_driver_batch(u_char *p, size_t len)
-{
-    u_char  *last, *sp, *nl, *q;
-    size_t   n;
-
-    last = p + len;
-
-    while (p < last) {
-        nl = memchr(p, '\n', last - p);
-        sp = memchr(p, ' ', last - p);
-
-        if (nl == NULL || sp == NULL || sp > nl || sp + 1 == nl) {
-            fprintf(stderr, "bad batch record\n");
-            return NGX_ERROR;
-        }
-
-        for (n = 0, q = sp + 1; q < nl; q++) {
-            if (*q < '0' || *q > '9' || n > NGX_LFV_DRIVER_INPUT_MAX) {
-                fprintf(stderr, "bad batch length\n");
-                return NGX_ERROR;
-            }
-
-            n = n * 10 + (*q - '0');
-        }
-
-        if ((size_t) (last - nl - 1) < n) {
-            fprintf(stderr, "short batch record\n");
-            return NGX_ERROR;
-        }
-
-        if (ngx_lfv_driver_run(p, sp - p, nl + 1, n) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        p = nl + 1 + n;
-    }
 
     return NGX_OK;
 }

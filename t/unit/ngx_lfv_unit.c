@@ -10,6 +10,7 @@
 #include "ngx_lfv_unit.h"
 
 
+
 static ngx_int_t ngx_lfv_unit_hex_digit(u_char c);
 
 
@@ -127,3 +128,4 @@ ngx_lfv_unit_copy(const u_char *data, size_t size)
 
     return p;
 }
+

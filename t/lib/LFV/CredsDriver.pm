@@ -49,7 +49,7 @@ sub _build {
     my @src = ("$root/t/unit/creds_driver.c",
         map({ "$root/ngx_lfv_module/ngx_http_lfv_$_.c" }
             qw(fetch_response creds_doc sts_doc time json)),
-        "$root/t/unit/ngx_stubs.c");
+        "$root/t/unit/ngx_stubs.c", "$root/t/unit/ngx_lfv_driver.c");
 
     my $cc = $ENV{CC} || 'cc';
     my @flags = qw(-pipe -O1 -g -W -Wall -Wpointer-arith
