@@ -418,11 +418,13 @@ ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
         { ngx_string("#used"), ngx_string("used") },
         { ngx_string("#excess"), ngx_string("excess") },
         { ngx_string("#last"), ngx_string("last_ms") },
+        { ngx_string("#exp"), ngx_string("expires") },
     };
 
     static const ngx_str_t  placeholders[] = {
         ngx_string(":ver"), ngx_string(":win"), ngx_string(":used"),
-        ngx_string(":excess"), ngx_string(":last"), ngx_string(":old")
+        ngx_string(":excess"), ngx_string(":last"), ngx_string(":exp"),
+        ngx_string(":old")
     };
 
     ngx_memzero(&req, sizeof(ngx_http_lfv_ddb_request_t));
@@ -446,7 +448,7 @@ ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
         req.op = NGX_HTTP_LFV_DDB_UPDATE_ITEM;
         ngx_str_set(&req.update, "SET #ver = :ver, #win = :win, "
                                  "#used = :used, #excess = :excess, "
-                                 "#last = :last");
+                                 "#last = :last, #exp = :exp");
 
         if (sc->version) {
             ngx_str_set(&req.condition, "#ver = :old");
@@ -460,7 +462,7 @@ ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
 
         ngx_memzero(&values, sizeof(ngx_http_lfv_ddb_item_t));
 
-        values.nattrs = sc->version ? 6 : 5;
+        values.nattrs = sc->version ? 7 : 6;
 
         for (i = 0; i < values.nattrs; i++) {
             a = &values.attrs[i];
@@ -473,7 +475,16 @@ ngx_http_lfv_store_body(ngx_http_lfv_store_call_t *sc, ngx_pool_t *pool,
         values.attrs[2].n = sc->bucket.used;
         values.attrs[3].n = sc->bucket.excess;
         values.attrs[4].n = sc->bucket.last;
-        values.attrs[5].n = sc->version;
+
+        /*
+         * The table's TTL drops an item no start has used for long, never
+         * while its budget window runs
+         */
+
+        values.attrs[5].n = ngx_max(ngx_time() + NGX_HTTP_LFV_STORE_TTL,
+                                    sc->bucket.window + sc->policy->window
+                                    + 86400);
+        values.attrs[6].n = sc->version;
 
         req.values = &values;
     }

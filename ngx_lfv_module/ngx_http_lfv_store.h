@@ -32,6 +32,12 @@
  */
 #define NGX_HTTP_LFV_STORE_RACES  32
 
+/*
+ * "expires", for the table's TTL: 90 days after a team's last start, or
+ * a day after its budget window ends when that is later
+ */
+#define NGX_HTTP_LFV_STORE_TTL    ((time_t) 90 * 86400)
+
 
 typedef struct {
     ngx_uint_t                  enabled;

@@ -126,6 +126,9 @@ is(starts('alpha-v50'), 10, 'only 10 forwarded');
 my ($item) = $ddb->call(GetItem => { TableName => 'lfv-limits',
     Key => { pk => { S => 'team#alpha' }, sk => { S => 'limits' } } });
 is($item->{Item}{used}{N}, '10', 'the store holds the units spent');
+my $exp = $item->{Item}{expires}{N} // 0;
+ok($exp > time + 89 * 86400 && $exp < time + 91 * 86400,
+    'and an expiry for the table\'s TTL, 90 days on');
 
 $got = burst('beta', 'beta-v50', 10);
 is($got->{202}, 3, 'a rate of 1r/m with burst=2: 3 of 10 concurrent starts');
