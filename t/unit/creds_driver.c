@@ -56,10 +56,8 @@ static void ngx_lfv_driver_creds(u_char *p, size_t len);
 static void ngx_lfv_driver_sts(u_char *p, size_t len,
     ngx_http_lfv_sts_action_e action);
 static void ngx_lfv_driver_sts_error(u_char *p, size_t len);
-static ngx_uint_t ngx_lfv_driver_wiped(void *p, size_t len);
 static void ngx_lfv_driver_times(u_char *p, size_t len);
 static void ngx_lfv_driver_sha256(u_char *p, size_t len);
-static void ngx_lfv_driver_escaped(u_char *p, size_t len);
 
 
 int
@@ -201,7 +199,7 @@ ngx_lfv_driver_sts(u_char *p, size_t len, ngx_http_lfv_sts_action_e action)
         != NGX_OK)
     {
         printf("error: %s (%s)\n", err ? err : "(null)",
-               ngx_lfv_driver_wiped(&doc, sizeof(doc))
+               ngx_lfv_driver_zero(&doc, sizeof(doc))
                ? "wiped" : "NOT WIPED");
         return;
     }
@@ -234,7 +232,7 @@ ngx_lfv_driver_sts_error(u_char *p, size_t len)
 
     if (ngx_http_lfv_parse_sts_error(p, len, &e, &err) != NGX_OK) {
         printf("error: %s (%s)\n", err ? err : "(null)",
-               ngx_lfv_driver_wiped(&e, sizeof(e)) ? "wiped" : "NOT WIPED");
+               ngx_lfv_driver_zero(&e, sizeof(e)) ? "wiped" : "NOT WIPED");
         return;
     }
 
@@ -249,20 +247,6 @@ ngx_lfv_driver_sts_error(u_char *p, size_t len)
     printf("\n");
 }
 
-
-static ngx_uint_t
-ngx_lfv_driver_wiped(void *p, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (((u_char *) p)[i] != 0) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 
 static void
@@ -304,18 +288,3 @@ ngx_lfv_driver_sha256(u_char *p, size_t len)
     printf("%.*s", (int) (2 * n), hex);
 }
 
-
-static void
-ngx_lfv_driver_escaped(u_char *p, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\') {
-            putchar(p[i]);
-
-        } else {
-            printf("\\x%02x", p[i]);
-        }
-    }
-}

@@ -75,7 +75,6 @@ static void ngx_lfv_driver_query(u_char *p, size_t len, ngx_uint_t max);
 static void ngx_lfv_driver_error(u_char *p, size_t len);
 static void ngx_lfv_driver_print_item(ngx_lfv_driver_buf_t *b,
     ngx_http_lfv_ddb_item_t *item);
-static ngx_uint_t ngx_lfv_driver_zero(void *p, size_t len);
 static ngx_uint_t ngx_lfv_driver_inside(ngx_lfv_driver_buf_t *b,
     ngx_str_t *s);
 static void ngx_lfv_driver_refused(char *err);
@@ -83,7 +82,6 @@ static ngx_int_t ngx_lfv_driver_write(u_char *p, size_t len);
 static ngx_int_t ngx_lfv_driver_attr(ngx_str_t *f, ngx_uint_t n,
     ngx_http_lfv_ddb_item_t *item);
 static ngx_int_t ngx_lfv_driver_int(ngx_str_t *s, int64_t *v);
-static void ngx_lfv_driver_escaped(u_char *p, size_t len);
 static ngx_uint_t ngx_lfv_driver_is(ngx_str_t *s, char *word);
 
 
@@ -435,20 +433,6 @@ ngx_lfv_driver_print_item(ngx_lfv_driver_buf_t *b,
     }
 }
 
-
-static ngx_uint_t
-ngx_lfv_driver_zero(void *p, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (((u_char *) p)[i] != 0) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 
 static ngx_uint_t
@@ -802,21 +786,6 @@ ngx_lfv_driver_int(ngx_str_t *s, int64_t *v)
     return NGX_OK;
 }
 
-
-static void
-ngx_lfv_driver_escaped(u_char *p, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '\\') {
-            printf("\\x%02x", p[i]);
-
-        } else {
-            putchar(p[i]);
-        }
-    }
-}
 
 
 static ngx_uint_t

@@ -121,3 +121,38 @@ ngx_lfv_unit_batch(ngx_lfv_unit_run_pt run, size_t max, u_char *p,
 
     return NGX_OK;
 }
+
+
+/* visible ASCII but "\\" as it is, every other byte as \\xHH */
+
+void
+ngx_lfv_driver_escaped(u_char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\') {
+            putchar(p[i]);
+
+        } else {
+            printf("\\x%02x", p[i]);
+        }
+    }
+}
+
+
+/* every byte 0: a result wiped after an error */
+
+ngx_uint_t
+ngx_lfv_driver_zero(void *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (((u_char *) p)[i] != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

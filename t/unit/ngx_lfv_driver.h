@@ -22,5 +22,11 @@ typedef ngx_int_t (*ngx_lfv_unit_run_pt)(u_char *mode, size_t mlen,
  */
 int ngx_lfv_unit_main(ngx_lfv_unit_run_pt run, size_t max);
 
+/* a string printed with its bytes visible, for the tests to compare */
+void ngx_lfv_driver_escaped(u_char *p, size_t len);
+
+/* all of p is 0 bytes */
+ngx_uint_t ngx_lfv_driver_zero(void *p, size_t len);
+
 
 #endif /* _NGX_LFV_DRIVER_H_INCLUDED_ */

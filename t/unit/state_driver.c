@@ -71,7 +71,6 @@ static ngx_int_t ngx_lfv_driver_fill(ngx_str_t *f, ngx_uint_t n,
     ngx_http_lfv_state_record_t *rec);
 static ngx_int_t ngx_lfv_driver_signed(ngx_str_t *s, time_t *t);
 static ngx_int_t ngx_lfv_driver_unsigned(ngx_str_t *s, uint64_t *v);
-static void ngx_lfv_driver_escaped(u_char *p, size_t len);
 
 
 int
@@ -484,18 +483,3 @@ ngx_lfv_driver_unsigned(ngx_str_t *s, uint64_t *v)
     return NGX_OK;
 }
 
-
-static void
-ngx_lfv_driver_escaped(u_char *p, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\') {
-            putchar(p[i]);
-
-        } else {
-            printf("\\x%02x", p[i]);
-        }
-    }
-}
