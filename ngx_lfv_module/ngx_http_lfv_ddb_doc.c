@@ -33,6 +33,7 @@
 #define NGX_HTTP_LFV_DDB_F_LIMIT       0x0100
 #define NGX_HTTP_LFV_DDB_F_RETURN      0x0200
 #define NGX_HTTP_LFV_DDB_F_CONSISTENT  0x0400
+#define NGX_HTTP_LFV_DDB_F_INDEX       0x0800
 
 /* the members of a Query's answer read so far */
 
@@ -92,6 +93,7 @@ static ngx_uint_t ngx_http_lfv_ddb_placeholder_valid(ngx_str_t *s,
 
 static void ngx_http_lfv_ddb_emit(ngx_http_lfv_ddb_out_t *o,
     ngx_http_lfv_ddb_request_t *req);
+static ngx_uint_t ngx_http_lfv_ddb_table_name(ngx_str_t *name);
 static ngx_uint_t ngx_http_lfv_ddb_fields(ngx_http_lfv_ddb_request_t *req);
 static void ngx_http_lfv_ddb_emit_key(ngx_http_lfv_ddb_out_t *o,
     ngx_http_lfv_ddb_request_t *req);
@@ -148,7 +150,8 @@ static ngx_http_lfv_ddb_op_t  ngx_http_lfv_ddb_ops[] = {
     { ngx_string("DynamoDB_20120810.Query"),
       NGX_HTTP_LFV_DDB_F_KEY_COND | NGX_HTTP_LFV_DDB_F_LIMIT
       | NGX_HTTP_LFV_DDB_F_NAMES | NGX_HTTP_LFV_DDB_F_VALUES
-      | NGX_HTTP_LFV_DDB_F_START | NGX_HTTP_LFV_DDB_F_CONSISTENT,
+      | NGX_HTTP_LFV_DDB_F_START | NGX_HTTP_LFV_DDB_F_CONSISTENT
+      | NGX_HTTP_LFV_DDB_F_INDEX,
       NGX_HTTP_LFV_DDB_F_KEY_COND | NGX_HTTP_LFV_DDB_F_LIMIT, 0 }
 };
 
@@ -1369,7 +1372,6 @@ static void
 ngx_http_lfv_ddb_emit(ngx_http_lfv_ddb_out_t *o,
     ngx_http_lfv_ddb_request_t *req)
 {
-    size_t                  i;
     ngx_uint_t              set;
     ngx_http_lfv_ddb_op_t  *op;
 
@@ -1406,18 +1408,38 @@ ngx_http_lfv_ddb_emit(ngx_http_lfv_ddb_out_t *o,
         return;
     }
 
-    for (i = 0; i < req->table.len; i++) {
-        if (!ngx_http_lfv_ddb_name_char(req->table.data[i])
-            && req->table.data[i] != '.' && req->table.data[i] != '-')
-        {
-            ngx_http_lfv_ddb_fail(o, "the table name has a byte out of "
-                                     "[A-Za-z0-9_.-]");
-            return;
-        }
+    if (!ngx_http_lfv_ddb_table_name(&req->table)) {
+        ngx_http_lfv_ddb_fail(o, "the table name has a byte out of "
+                                 "[A-Za-z0-9_.-]");
+        return;
+    }
+
+    /* an index's names are a table's; DynamoDB reads a GSI eventually */
+
+    if ((set & NGX_HTTP_LFV_DDB_F_INDEX)
+        && (req->index.len < NGX_HTTP_LFV_DDB_TABLE_MIN
+            || req->index.len > NGX_HTTP_LFV_DDB_TABLE_MAX
+            || !ngx_http_lfv_ddb_table_name(&req->index)))
+    {
+        ngx_http_lfv_ddb_fail(o, "the index name is not 3..255 bytes of "
+                                 "[A-Za-z0-9_.-]");
+        return;
+    }
+
+    if ((set & NGX_HTTP_LFV_DDB_F_INDEX)
+        && (set & NGX_HTTP_LFV_DDB_F_CONSISTENT))
+    {
+        ngx_http_lfv_ddb_fail(o, "a consistent read of an index");
+        return;
     }
 
     ngx_http_lfv_ddb_literal(o, "{\"TableName\":");
     ngx_http_lfv_ddb_emit_string(o, &req->table);
+
+    if (set & NGX_HTTP_LFV_DDB_F_INDEX) {
+        ngx_http_lfv_ddb_literal(o, ",\"IndexName\":");
+        ngx_http_lfv_ddb_emit_string(o, &req->index);
+    }
 
     if (set & NGX_HTTP_LFV_DDB_F_KEY) {
         ngx_http_lfv_ddb_emit_key(o, req);
@@ -1489,6 +1511,25 @@ ngx_http_lfv_ddb_emit(ngx_http_lfv_ddb_out_t *o,
 }
 
 
+/* a table's or an index's name: [A-Za-z0-9_.-] */
+
+static ngx_uint_t
+ngx_http_lfv_ddb_table_name(ngx_str_t *name)
+{
+    size_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        if (!ngx_http_lfv_ddb_name_char(name->data[i])
+            && name->data[i] != '.' && name->data[i] != '-')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static ngx_uint_t
 ngx_http_lfv_ddb_fields(ngx_http_lfv_ddb_request_t *req)
 {
@@ -1538,6 +1579,10 @@ ngx_http_lfv_ddb_fields(ngx_http_lfv_ddb_request_t *req)
 
     if (req->consistent) {
         set |= NGX_HTTP_LFV_DDB_F_CONSISTENT;
+    }
+
+    if (req->index.len) {
+        set |= NGX_HTTP_LFV_DDB_F_INDEX;
     }
 
     return set;

@@ -154,8 +154,9 @@ ngx_http_lfv_ddb_attr_t *ngx_http_lfv_ddb_attr(ngx_http_lfv_ddb_item_t *item,
  *               condition, names, values, ret (ALL_OLD)
  *   UpdateItem  table, pk, sk, update; condition, names, values, ret
  *   DeleteItem  table, pk, sk; condition, names, values, ret (ALL_OLD)
- *   Query       table, key_condition, limit (1..2147483647); names,
- *               values, start (ExclusiveStartKey), consistent
+ *   Query       table, key_condition, limit (1..2147483647); index
+ *               (IndexName: a table name's rules; never consistent),
+ *               names, values, start (ExclusiveStartKey), consistent
  *
  * table is 3..255 bytes of [A-Za-z0-9_.-]; pk and sk 1..1024 bytes of
  * UTF-8; expressions 1..4096 bytes of UTF-8; names maps "#x" to an
@@ -176,6 +177,7 @@ typedef struct {
 typedef struct {
     ngx_http_lfv_ddb_op_e       op;
     ngx_str_t                   table;
+    ngx_str_t                   index;          /* IndexName */
     ngx_str_t                   pk;             /* Key, S */
     ngx_str_t                   sk;
     ngx_http_lfv_ddb_item_t    *item;

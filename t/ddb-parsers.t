@@ -788,7 +788,7 @@ sub w {
     my (%r) = @_;
     my @l;
     push @l, "op\t$r{op}" if defined $r{op};
-    for my $f (qw(table pk sk update key_condition condition)) {
+    for my $f (qw(table index pk sk update key_condition condition)) {
         push @l, "$f\t" . hx($r{$f}) if defined $r{$f};
     }
     for my $f (qw(item value start)) {
@@ -900,6 +900,14 @@ my @writes = (
         ExpressionAttributeNames => { '#p' => 'pk' },
         ExpressionAttributeValues => { ':p' => { S => 'team#q' } },
         ExclusiveStartKey => av($qlast), Limit => 2147483647 } ],
+    [ 'Query of an index', w(op => 'Query', table => $T, index => 'due',
+        key_condition => 'gpk = :g AND #d <= :now', names => [ [ '#d', 'due' ] ],
+        value => [ S(':g', 'lease'), N(':now', 1796206475) ], limit => 8),
+        'Query', { TableName => $T, IndexName => 'due',
+        KeyConditionExpression => 'gpk = :g AND #d <= :now',
+        ExpressionAttributeNames => { '#d' => 'due' },
+        ExpressionAttributeValues => { ':g' => { S => 'lease' },
+        ':now' => { N => '1796206475' } }, Limit => 8 } ],
     [ 'every string escaped', w(op => 'PutItem', table => 'a_b.c-D9',
         pk => $hard, sk => "\x00", item => [ S('s', $hard), S('e', '') ],
         condition => "x <> :v \xe2\x82\xac", value => [ S(':v', $hard) ]),
@@ -952,6 +960,20 @@ my @refused = (
         limit => 1), 'a field the operation does not take' ],
     [ 'Query with a condition', w(op => 'Query', table => $T,
         key_condition => 'x', condition => 'y', limit => 1),
+        'a field the operation does not take' ],
+    [ 'Query of an index, consistent', w(op => 'Query', table => $T,
+        index => 'due', key_condition => 'x', limit => 1, consistent => 1),
+        'a consistent read of an index' ],
+    [ 'Query of an index of 2 bytes', w(op => 'Query', table => $T,
+        index => 'du', key_condition => 'x', limit => 1),
+        'the index name is not 3..255 bytes of [A-Za-z0-9_.-]' ],
+    [ 'Query of an index of 256 bytes', w(op => 'Query', table => $T,
+        index => 'd' x 256, key_condition => 'x', limit => 1),
+        'the index name is not 3..255 bytes of [A-Za-z0-9_.-]' ],
+    [ 'Query of an index named "a b c"', w(op => 'Query', table => $T,
+        index => 'a b c', key_condition => 'x', limit => 1),
+        'the index name is not 3..255 bytes of [A-Za-z0-9_.-]' ],
+    [ 'GetItem of an index', w(op => 'GetItem', %key, index => 'due'),
         'a field the operation does not take' ],
     [ 'Query with ReturnValues', w(op => 'Query', table => $T,
         key_condition => 'x', limit => 1, return => 'ALL_NEW'),

@@ -22,8 +22,8 @@
  *   write   a request, one field a line, separated by tabs, strings in
  *           hex:
  *             op GetItem|PutItem|UpdateItem|DeleteItem|Query|NUMBER
- *             table HEX, pk HEX, sk HEX, update HEX, key_condition HEX,
- *             condition HEX
+ *             table HEX, index HEX, pk HEX, sk HEX, update HEX,
+ *             key_condition HEX, condition HEX
  *             item|value|start S|N|X HEX(NAME) HEX(S)|DECIMAL(N)
  *                               (an attribute of Item, of
  *                               ExpressionAttributeValues, of
@@ -631,6 +631,9 @@ ngx_lfv_driver_write(u_char *p, size_t len)
 
             if (ngx_lfv_driver_is(&f[0], "table")) {
                 req.table = f[1];
+
+            } else if (ngx_lfv_driver_is(&f[0], "index")) {
+                req.index = f[1];
 
             } else if (ngx_lfv_driver_is(&f[0], "pk")) {
                 req.pk = f[1];
