@@ -727,7 +727,7 @@ ngx_http_lfv_continue(ngx_http_request_t *r, ngx_http_lfv_ctx_t *ctx)
 
             audit->counted = NGX_HTTP_LFV_FORWARDED;
 
-            if (ngx_http_lfv_store_decide(r, ctx) != NGX_OK) {
+            if (ngx_http_lfv_store_decide(r, ctx, &want) != NGX_OK) {
                 ngx_http_lfv_resume(r, ctx, NGX_HTTP_LFV_INTERNAL);
             }
 

@@ -16,7 +16,7 @@ static ngx_int_t ngx_http_lfv_lease_header_filter(ngx_http_request_t *r);
 static void ngx_http_lfv_lease_settle(ngx_http_request_t *r,
     ngx_http_lfv_audit_t *audit, ngx_uint_t accepted);
 static void ngx_http_lfv_lease_stopped(ngx_http_request_t *r,
-    ngx_shm_zone_t *zone, ngx_http_lfv_audit_t *audit);
+    ngx_http_lfv_main_conf_t *lmcf, ngx_http_lfv_audit_t *audit);
 static ngx_int_t ngx_http_lfv_lease_header(ngx_http_request_t *r,
     time_t ends);
 
@@ -121,7 +121,7 @@ ngx_http_lfv_lease_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_lfv_lease_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                 accepted;
+    ngx_uint_t                 answered, accepted;
     ngx_http_upstream_t       *u;
     ngx_http_lfv_audit_t      *audit;
     ngx_http_lfv_main_conf_t  *lmcf;
@@ -146,10 +146,23 @@ ngx_http_lfv_lease_header_filter(ngx_http_request_t *r)
 
     u = r->upstream;
 
-    accepted = (u && u->headers_in.status_n == r->headers_out.status
+    answered = (u && u->headers_in.status_n == r->headers_out.status);
+    accepted = (answered
                 && r->headers_out.status < NGX_HTTP_SPECIAL_RESPONSE);
 
-    if (audit->operation == NGX_HTTP_LFV_OP_START && audit->lease) {
+    if (audit->operation == NGX_HTTP_LFV_OP_START && audit->store) {
+        audit->lease_ends = ngx_http_lfv_store_settle(audit->store, answered,
+                                                      accepted,
+                                                      r->connection->log);
+        audit->store = NULL;
+
+        if (audit->lease_ends
+            && ngx_http_lfv_lease_header(r, audit->lease_ends) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (audit->operation == NGX_HTTP_LFV_OP_START && audit->lease) {
         ngx_http_lfv_lease_settle(r, audit, accepted);
 
         if (audit->lease_ends
@@ -159,7 +172,7 @@ ngx_http_lfv_lease_header_filter(ngx_http_request_t *r)
         }
 
     } else if (audit->operation == NGX_HTTP_LFV_OP_STOP && accepted) {
-        ngx_http_lfv_lease_stopped(r, lmcf->policy.zone, audit);
+        ngx_http_lfv_lease_stopped(r, lmcf, audit);
     }
 
     return ngx_http_next_header_filter(r);
@@ -212,8 +225,8 @@ ngx_http_lfv_lease_settle(ngx_http_request_t *r, ngx_http_lfv_audit_t *audit,
 /* a StopModel through the proxy that AWS accepted ends the lease */
 
 static void
-ngx_http_lfv_lease_stopped(ngx_http_request_t *r, ngx_shm_zone_t *zone,
-    ngx_http_lfv_audit_t *audit)
+ngx_http_lfv_lease_stopped(ngx_http_request_t *r,
+    ngx_http_lfv_main_conf_t *lmcf, ngx_http_lfv_audit_t *audit)
 {
     ngx_str_t                   key;
     ngx_http_lfv_lease_t       *lease;
@@ -233,7 +246,14 @@ ngx_http_lfv_lease_stopped(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     (void) ngx_sprintf(key.data, "%V/%V/%V", &llcf->endpoint,
                        &audit->project, &audit->version);
 
-    ctx = zone->data;
+    /* the store's lease, whichever proxy started it, and a local one */
+
+    if (lmcf->store.enabled) {
+        ngx_http_lfv_store_stopped(lmcf, &audit->key, &key,
+                                   r->connection->log);
+    }
+
+    ctx = lmcf->policy.zone->data;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 

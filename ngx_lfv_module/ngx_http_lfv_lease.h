@@ -15,6 +15,7 @@
 #include "ngx_http_lfv_reason.h"
 #include "ngx_http_lfv_limit.h"
 #include "ngx_http_lfv_endpoint.h"
+#include "ngx_http_lfv_state_doc.h"
 
 
 /*
@@ -168,8 +169,81 @@ ngx_array_t *ngx_http_lfv_lease_snapshot(ngx_shm_zone_t *zone,
     ngx_pool_t *pool);
 
 /* the sweeper of the leases, in every worker (ngx_http_lfv_sweep.c) */
+
+struct ngx_http_lfv_main_conf_s;
+
+typedef struct ngx_http_lfv_sweeper_s {
+    ngx_event_t                 timer;
+    ngx_log_t                   log;
+    ngx_uint_t                  calls;          /* in flight */
+    struct ngx_http_lfv_main_conf_s  *lmcf;
+
+    /* the store's leases, in worker 0: its look in flight, the next */
+    ngx_uint_t                  looking;
+    time_t                      look_at;
+} ngx_http_lfv_sweeper_t;
+
+
+#define NGX_HTTP_LFV_SWEEP_CALLS     8        /* in flight per worker */
+
+#define NGX_HTTP_LFV_SWEEP_STOP      1
+#define NGX_HTTP_LFV_SWEEP_DESCRIBE  2
+
+#define NGX_HTTP_LFV_SWEEP_KEY_MAX                                           \
+    (NGX_HTTP_LFV_STATE_HOST_MAX + NGX_HTTP_LFV_STATE_PROJECT_MAX           \
+     + NGX_HTTP_LFV_STATE_VERSION_MAX + 2)
+
+
+/* what a claimed call needs of its lease, copied out of the zone */
+
+typedef struct {
+    ngx_uint_t                  action;
+    uint64_t                    id;             /* in the zone */
+    ngx_uint_t                  units;
+    ngx_uint_t                  attempt;
+    time_t                      started;
+    time_t                      ends;
+    ngx_str_t                   key;
+    ngx_str_t                   host;
+    ngx_str_t                   project;
+    ngx_str_t                   version;
+    ngx_str_t                   team;
+    ngx_str_t                   region;
+
+    /* a lease of the store: its item as claimed */
+    unsigned                    stored:1;
+    unsigned                    alerted:1;
+    unsigned                    pending:1;
+
+    u_char                      data[NGX_HTTP_LFV_SWEEP_KEY_MAX
+                                     + NGX_HTTP_LFV_STATE_TEAM_MAX
+                                     + NGX_HTTP_LFV_STATE_REGION_MAX];
+} ngx_http_lfv_sweep_lease_t;
+
+
+/* what came of a call */
+
+typedef enum {
+    NGX_HTTP_LFV_SWEPT_ENDED = 0,   /* stopped, or not hosted any more */
+    NGX_HTTP_LFV_SWEPT_FAILED,      /* a stop to try again */
+    NGX_HTTP_LFV_SWEPT_CHECKED,     /* still hosted, or not known */
+} ngx_http_lfv_swept_e;
+
+
 ngx_int_t ngx_http_lfv_sweep_init_worker(ngx_cycle_t *cycle);
 void ngx_http_lfv_sweep_exit_worker(ngx_cycle_t *cycle);
+
+/* the call of a claimed lease (its strings set by sweep_point) */
+void ngx_http_lfv_sweep_start(ngx_http_lfv_sweeper_t *sw,
+    ngx_http_lfv_sweep_lease_t *lease);
+void ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l);
+
+/* the wait before the next StopModel, after this many failed */
+time_t ngx_http_lfv_sweep_backoff(ngx_uint_t attempts);
+
+/* a lease's outcome counted for its team on the status page */
+void ngx_http_lfv_sweep_count(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
+    ngx_uint_t guard, ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_LFV_LEASE_H_INCLUDED_ */

@@ -333,7 +333,7 @@ ngx_http_lfv_limit(ngx_shm_zone_t *zone, ngx_http_lfv_policy_t *policy,
      * reservation back
      */
 
-    if (want && ngx_http_lfv_policy_guarded(policy)) {
+    if (want && !want->store && ngx_http_lfv_policy_guarded(policy)) {
         reason = ngx_http_lfv_lease_reserve_locked(ctx, node, policy, team,
                                                    units, want, log);
 

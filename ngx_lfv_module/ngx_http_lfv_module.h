@@ -93,6 +93,7 @@ typedef struct {
     void                       *lease;
     ngx_shm_zone_t             *lease_zone;
     time_t                      lease_ends;
+    void                       *store;          /* the store's decision */
 
     ngx_http_lfv_reason_e       reason;
     ngx_http_lfv_reason_e       counted;        /* on the status page */

@@ -490,9 +490,12 @@ ngx_http_lfv_policy_init_conf(ngx_conf_t *cf, ngx_http_lfv_main_conf_t *lmcf)
         return NGX_CONF_ERROR;
     }
 
-    /* a restart without the state file forgets which models to stop */
+    /*
+     * A restart without the state file forgets which models to stop;
+     * the store keeps them itself
+     */
 
-    if (lmcf->lease.enabled
+    if (lmcf->lease.enabled && !lmcf->store.enabled
         && ((ngx_http_lfv_limit_ctx_t *) pcf->zone->data)->state.len == 0)
     {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,

@@ -927,9 +927,13 @@ ngx_http_lfv_status_store(ngx_http_lfv_status_page_t *pg,
             "lfv_store_races_total %ui\n"
             "# HELP lfv_store_latency_seconds The last call's time.\n"
             "# TYPE lfv_store_latency_seconds gauge\n"
-            "lfv_store_latency_seconds %ui.%03ui\n",
+            "lfv_store_latency_seconds %ui.%03ui\n"
+            "# HELP lfv_store_writes_waiting Writes (leases, their ends) "
+            "that wait for the store to answer.\n"
+            "# TYPE lfv_store_writes_waiting gauge\n"
+            "lfv_store_writes_waiting %i\n",
             h->failing ? 0 : 1, h->calls, h->errors, h->races,
-            h->latency / 1000, h->latency % 1000);
+            h->latency / 1000, h->latency % 1000, h->queued);
         return;
     }
 
@@ -941,11 +945,12 @@ ngx_http_lfv_status_store(ngx_http_lfv_status_page_t *pg,
                                "\"last_success\":%T,\"last_failure\":%T,"
                                "\"calls\":%ui,\"errors\":%ui,"
                                "\"races\":%ui,\"latency_ms\":%M,"
+                               "\"writes_waiting\":%i,"
                                "\"last_error\":\"",
                                &lmcf->store.table,
                                h->failing ? "false" : "true",
                                h->succeeded, h->failed, h->calls, h->errors,
-                               h->races, h->latency);
+                               h->races, h->latency, h->queued);
     ngx_http_lfv_status_escaped(pg, &error);
     ngx_http_lfv_status_printf(pg, "\"}");
 }

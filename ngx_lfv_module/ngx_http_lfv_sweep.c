@@ -12,6 +12,7 @@
 #include "ngx_http_lfv_lease.h"
 #include "ngx_http_lfv_state.h"
 #include "ngx_http_lfv_json.h"
+#include "ngx_http_lfv_store_lease.h"
 
 
 /*
@@ -24,44 +25,7 @@
  */
 
 #define NGX_HTTP_LFV_SWEEP_TICK      1000
-#define NGX_HTTP_LFV_SWEEP_CALLS     8        /* in flight per worker */
 #define NGX_HTTP_LFV_SWEEP_BACKOFF   60
-
-#define NGX_HTTP_LFV_SWEEP_STOP      1
-#define NGX_HTTP_LFV_SWEEP_DESCRIBE  2
-
-#define NGX_HTTP_LFV_SWEEP_KEY_MAX                                           \
-    (NGX_HTTP_LFV_STATE_HOST_MAX + NGX_HTTP_LFV_STATE_PROJECT_MAX           \
-     + NGX_HTTP_LFV_STATE_VERSION_MAX + 2)
-
-
-typedef struct {
-    ngx_event_t                 timer;
-    ngx_log_t                   log;
-    ngx_uint_t                  calls;          /* in flight */
-    ngx_http_lfv_main_conf_t   *lmcf;
-} ngx_http_lfv_sweeper_t;
-
-
-/* what a claimed call needs of its lease, copied out of the zone */
-
-typedef struct {
-    ngx_uint_t                  action;
-    uint64_t                    id;
-    ngx_uint_t                  units;
-    ngx_uint_t                  attempt;
-    time_t                      started;
-    time_t                      ends;
-    ngx_str_t                   key;
-    ngx_str_t                   host;
-    ngx_str_t                   project;
-    ngx_str_t                   version;
-    ngx_str_t                   team;
-    ngx_str_t                   region;
-    u_char                      data[NGX_HTTP_LFV_SWEEP_KEY_MAX
-                                     + NGX_HTTP_LFV_STATE_TEAM_MAX
-                                     + NGX_HTTP_LFV_STATE_REGION_MAX];
-} ngx_http_lfv_sweep_lease_t;
 
 
 typedef struct {
@@ -74,24 +38,12 @@ typedef struct {
 } ngx_http_lfv_sweep_call_t;
 
 
-/* what came of a call */
-
-typedef enum {
-    NGX_HTTP_LFV_SWEPT_ENDED = 0,   /* stopped, or not hosted any more */
-    NGX_HTTP_LFV_SWEPT_FAILED,      /* a stop to try again */
-    NGX_HTTP_LFV_SWEPT_CHECKED,     /* still hosted, or not known */
-} ngx_http_lfv_swept_e;
-
-
 static void ngx_http_lfv_sweep_unguarded(ngx_http_lfv_limit_ctx_t *ctx,
     ngx_log_t *log);
 static void ngx_http_lfv_sweep_handler(ngx_event_t *ev);
 static void ngx_http_lfv_sweep(ngx_http_lfv_sweeper_t *sw);
 static void ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease,
     ngx_uint_t action, time_t now, ngx_http_lfv_sweep_lease_t *out);
-static void ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l);
-static void ngx_http_lfv_sweep_start(ngx_http_lfv_sweeper_t *sw,
-    ngx_http_lfv_sweep_lease_t *lease);
 static ngx_buf_t *ngx_http_lfv_sweep_request(ngx_http_lfv_sweep_call_t *c,
     ngx_http_lfv_creds_t *creds);
 static void ngx_http_lfv_sweep_done(ngx_http_lfv_fetch_t *f);
@@ -196,6 +148,10 @@ ngx_http_lfv_sweep_exit_worker(ngx_cycle_t *cycle)
 
     sw = ngx_http_lfv_sweeper;
 
+    if (sw && sw->lmcf->store.enabled) {
+        ngx_http_lfv_store_exit_worker(cycle->log);
+    }
+
     if (sw == NULL || ngx_worker != 0) {
         return;
     }
@@ -215,6 +171,14 @@ ngx_http_lfv_sweep_handler(ngx_event_t *ev)
 
     if (sw->lmcf->lease.enabled) {
         ngx_http_lfv_sweep(sw);
+    }
+
+    if (sw->lmcf->store.enabled) {
+        ngx_http_lfv_store_flush(&sw->log);
+
+        if (ngx_worker == 0 && sw->lmcf->lease.enabled) {
+            ngx_http_lfv_store_lease_sweep(sw);
+        }
     }
 
     if (ngx_worker == 0) {
@@ -379,7 +343,7 @@ ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease, ngx_uint_t action,
 
 /* the strings of a copy, in its own data: key, then team and region */
 
-static void
+void
 ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l)
 {
     l->key.data = l->data;
@@ -397,7 +361,7 @@ ngx_http_lfv_sweep_point(ngx_http_lfv_sweep_lease_t *l)
  * default's.
  */
 
-static void
+void
 ngx_http_lfv_sweep_start(ngx_http_lfv_sweeper_t *sw,
     ngx_http_lfv_sweep_lease_t *lease)
 {
@@ -567,7 +531,23 @@ ngx_http_lfv_sweep_done(ngx_http_lfv_fetch_t *f)
 
     overdue = 0;
 
-    if (ngx_http_lfv_sweep_record(c, swept, guard, &overdue) != NGX_OK) {
+    if (c->lease.stored) {
+
+        /* the store's lease: its owner writes what came of the call */
+
+        ngx_http_lfv_store_lease_swept(c->sw, &c->lease, swept, &overdue);
+        ngx_http_lfv_sweep_count(c->sw->lmcf->policy.zone->data,
+                                 &c->lease.team, guard, &c->sw->log);
+
+        if (overdue) {
+            ngx_http_lfv_sweep_count(c->sw->lmcf->policy.zone->data,
+                                     &c->lease.team,
+                                     NGX_HTTP_LFV_GUARD_OVERDUE, &c->sw->log);
+        }
+
+    } else if (ngx_http_lfv_sweep_record(c, swept, guard, &overdue)
+               != NGX_OK)
+    {
 
         /* the lease ended, or was replaced, while the call was made */
 
@@ -782,12 +762,7 @@ ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     case NGX_HTTP_LFV_SWEPT_FAILED:
         lease->attempts++;
 
-        /* 2, 4, 8 ... 60 s, with a jitter of up to a quarter */
-
-        backoff = (lease->attempts < 6) ? (time_t) 1 << lease->attempts
-                                        : NGX_HTTP_LFV_SWEEP_BACKOFF;
-        backoff = ngx_min(backoff, NGX_HTTP_LFV_SWEEP_BACKOFF);
-        backoff += ngx_random() % (backoff / 4 + 1);
+        backoff = ngx_http_lfv_sweep_backoff(lease->attempts);
 
         if (now >= lease->ends + lcf->retry) {
             if (!lease->alerted) {
@@ -815,6 +790,39 @@ ngx_http_lfv_sweep_record(ngx_http_lfv_sweep_call_t *c,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/* 2, 4, 8 ... 60 s, with a jitter of up to a quarter */
+
+time_t
+ngx_http_lfv_sweep_backoff(ngx_uint_t attempts)
+{
+    time_t  backoff;
+
+    backoff = (attempts < 6) ? (time_t) 1 << attempts
+                             : NGX_HTTP_LFV_SWEEP_BACKOFF;
+    backoff = ngx_min(backoff, NGX_HTTP_LFV_SWEEP_BACKOFF);
+
+    return backoff + ngx_random() % (backoff / 4 + 1);
+}
+
+
+void
+ngx_http_lfv_sweep_count(ngx_http_lfv_limit_ctx_t *ctx, ngx_str_t *team,
+    ngx_uint_t guard, ngx_log_t *log)
+{
+    ngx_http_lfv_limit_node_t  *node;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_lfv_limit_lookup_locked(ctx, team, log);
+
+    if (node && guard < NGX_HTTP_LFV_GUARD_LAST) {
+        node->guard[guard]++;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
 

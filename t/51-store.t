@@ -143,7 +143,7 @@ ok($sa->{store}{races} + $sb->{store}{races} > 0,
 is(($sa->{teams}{alpha}{rejected}{budget} // 0) + ($sb->{teams}{alpha}{rejected}{budget} // 0),
     14, 'the refusals counted on the status pages');
 
-my @calls = grep { ($_->{target} // '') =~ /GetItem|UpdateItem/ } $px->journal;
+my @calls = grep { ($_->{target} // '') =~ /Query|UpdateItem/ } $px->journal;
 ok(@calls, 'the calls went through the fault proxy');
 
 # a team without rate= and budget= never asks the store
@@ -184,7 +184,7 @@ is(start($b, 'alpha', 'alpha-v50', 30)->{status}, 429,
 # ------------------------------------------- throttled, and not DynamoDB's answers
 
 for my $kind (qw(throttle garbage truncated status500)) {
-    $px->control(POST => 'fault', { kind => $kind, target => 'GetItem', count => 1 });
+    $px->control(POST => 'fault', { kind => $kind, target => 'Query', count => 1 });
     my $n = starts('delta-2');
     $r = start($a, 'delta', 'delta-2', 1);
     is($r->{status}, 503, "$kind: the start is refused");
