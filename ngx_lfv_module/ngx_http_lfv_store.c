@@ -57,6 +57,12 @@ typedef struct {
     /* a guarded start: the lease it records */
     ngx_http_lfv_store_lease_t  lease;
     ngx_str_t                   sk;
+    u_char                      nonce[NGX_HTTP_LFV_STORE_NONCE_LEN];
+
+    /* the pending starts the limits item admitted, those still pending */
+    ngx_str_t                   admitted;
+    size_t                      admit_len;
+    u_char                      admit[NGX_HTTP_LFV_DDB_S_MAX];
 
     ngx_http_lfv_reason_e       reason;
     ngx_msec_t                  delay;
@@ -95,6 +101,8 @@ static ngx_int_t ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc,
     ngx_str_t *body, char **err);
 static ngx_int_t ngx_http_lfv_store_limits(ngx_http_lfv_store_call_t *sc,
     ngx_http_lfv_ddb_item_t *item, char **err);
+static ngx_uint_t ngx_http_lfv_store_admits(ngx_str_t *admitted,
+    ngx_str_t *nonce);
 static void ngx_http_lfv_store_fail(ngx_http_lfv_store_call_t *sc);
 static void ngx_http_lfv_store_account(ngx_http_lfv_main_conf_t *lmcf,
     ngx_msec_t sent, ngx_uint_t ok, ngx_uint_t race, u_char *error,
@@ -382,6 +390,11 @@ ngx_http_lfv_store_decide(ngx_http_request_t *r, void *data,
         l->pending = 1;
         l->owner = *ngx_http_lfv_store_owner();
         l->claimed = now;
+        l->nonce.data = sc->nonce;
+        l->nonce.len = ngx_sprintf(sc->nonce, "%08xD%08xD",
+                                   (uint32_t) ngx_random(),
+                                   (uint32_t) ngx_random())
+                       - sc->nonce;
 
         l->key.len = want->host.len + 1 + want->project.len + 1
                      + want->version.len;
@@ -762,6 +775,13 @@ ngx_http_lfv_store_next(ngx_http_lfv_store_call_t *sc)
 
     rc = ngx_http_lfv_store_request(sc, &req, &values, &lr);
 
+    if (rc == NGX_DECLINED) {
+        ngx_http_lfv_store_refused(&sc->io, "the start is refused",
+                                   "too many starts of the team in flight");
+        ngx_http_lfv_store_fail(sc);
+        return;
+    }
+
     if (rc == NGX_OK) {
         rc = ngx_http_lfv_store_send(&sc->io, sc->lmcf,
                                      (sc->step == NGX_HTTP_LFV_STORE_LEASE)
@@ -807,12 +827,13 @@ ngx_http_lfv_store_request(ngx_http_lfv_store_call_t *sc,
         { ngx_string("#excess"), ngx_string("excess") },
         { ngx_string("#last"), ngx_string("last_ms") },
         { ngx_string("#exp"), ngx_string("expires") },
+        { ngx_string("#adm"), ngx_string("admitted") },
     };
 
     static const ngx_str_t  placeholders[] = {
         ngx_string(":ver"), ngx_string(":win"), ngx_string(":used"),
         ngx_string(":excess"), ngx_string(":last"), ngx_string(":exp"),
-        ngx_string(":old")
+        ngx_string(":adm"), ngx_string(":old")
     };
 
     if (sc->step == NGX_HTTP_LFV_STORE_LEASE) {
@@ -867,7 +888,7 @@ ngx_http_lfv_store_request(ngx_http_lfv_store_call_t *sc,
     ngx_str_set(&req->sk, "limits");
     ngx_str_set(&req->update, "SET #ver = :ver, #win = :win, "
                               "#used = :used, #excess = :excess, "
-                              "#last = :last, #exp = :exp");
+                              "#last = :last, #exp = :exp, #adm = :adm");
 
     if (sc->version) {
         ngx_str_set(&req->condition, "#ver = :old");
@@ -879,7 +900,7 @@ ngx_http_lfv_store_request(ngx_http_lfv_store_call_t *sc,
     req->names = names;
     req->nnames = sizeof(names) / sizeof(names[0]);
 
-    values->nattrs = sc->version ? 7 : 6;
+    values->nattrs = sc->version ? 8 : 7;
 
     for (i = 0; i < values->nattrs; i++) {
         a = &values->attrs[i];
@@ -901,7 +922,27 @@ ngx_http_lfv_store_request(ngx_http_lfv_store_call_t *sc,
     values->attrs[5].n = ngx_max(ngx_time() + NGX_HTTP_LFV_STORE_TTL,
                                  sc->bucket.window + sc->policy->window
                                  + 86400);
-    values->attrs[6].n = sc->version;
+
+    /* the starts still pending that it admitted, and this one */
+
+    values->attrs[6].type = NGX_HTTP_LFV_DDB_S;
+    values->attrs[6].s.data = sc->admit;
+    values->attrs[6].s.len = sc->admit_len;
+
+    if (sc->leased) {
+        if (sc->admit_len + 1 + NGX_HTTP_LFV_STORE_NONCE_LEN
+            > NGX_HTTP_LFV_DDB_S_MAX)
+        {
+            return NGX_DECLINED;
+        }
+
+        values->attrs[6].s.len = ngx_sprintf(sc->admit + sc->admit_len,
+                                             sc->admit_len ? " %V" : "%V",
+                                             &sc->lease.nonce)
+                                 - sc->admit;
+    }
+
+    values->attrs[7].n = sc->version;
 
     req->values = values;
 
@@ -1083,11 +1124,12 @@ static ngx_int_t
 ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
     char **err)
 {
-    ngx_uint_t                 i, j, units;
-    ngx_pool_t                *pool;
-    ngx_http_lfv_ddb_attr_t   *sk, *a;
-    ngx_http_lfv_ddb_item_t   *items, *next;
-    ngx_http_lfv_ddb_query_t   q;
+    ngx_uint_t                  i, j;
+    ngx_pool_t                 *pool;
+    ngx_http_lfv_ddb_attr_t    *sk, *a;
+    ngx_http_lfv_ddb_item_t    *items, *next;
+    ngx_http_lfv_ddb_query_t    q;
+    ngx_http_lfv_store_lease_t  l;
 
     pool = sc->request->pool;
 
@@ -1096,6 +1138,8 @@ ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
         sc->version = 0;
         sc->running = 0;
         sc->pages = 0;
+        sc->admit_len = 0;
+        ngx_str_null(&sc->admitted);
     }
 
     if (++sc->pages > NGX_HTTP_LFV_STORE_PAGES) {
@@ -1154,14 +1198,31 @@ ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
             continue;
         }
 
-        units = ngx_http_lfv_store_lease_units(&items[i]);
-
-        if (units == 0) {
-            *err = "a lease of the team has no units";
+        if (ngx_http_lfv_store_lease_parse(&items[i], &l, err) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        sc->running += units;
+        if (!l.pending) {
+            sc->running += l.units;
+            continue;
+        }
+
+        /* a pending start counts once the limits admitted it, until then
+         * it is a start that may lose its race */
+
+        if (!ngx_http_lfv_store_admits(&sc->admitted, &l.nonce)) {
+            continue;
+        }
+
+        if (sc->admit_len + 1 + l.nonce.len > NGX_HTTP_LFV_DDB_S_MAX) {
+            *err = "too many starts of the team in flight";
+            return NGX_ERROR;
+        }
+
+        sc->admit_len = ngx_sprintf(sc->admit + sc->admit_len,
+                                    sc->admit_len ? " %V" : "%V", &l.nonce)
+                        - sc->admit;
+        sc->running += l.units;
     }
 
     sc->next = NULL;
@@ -1224,6 +1285,36 @@ ngx_http_lfv_store_limits(ngx_http_lfv_store_call_t *sc,
         return NGX_ERROR;
     }
 
+    /* "admitted": nonces and single spaces (an older item has none) */
+
+    a = ngx_http_lfv_ddb_attr(item, "admitted");
+
+    if (a) {
+        if (a->type != NGX_HTTP_LFV_DDB_S
+            || (a->s.len + 1) % (NGX_HTTP_LFV_STORE_NONCE_LEN + 1) != 0)
+        {
+            *err = "the team's item admits no nonces";
+            return NGX_ERROR;
+        }
+
+        for (i = NGX_HTTP_LFV_STORE_NONCE_LEN; i < a->s.len;
+             i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
+        {
+            if (a->s.data[i] != ' ') {
+                *err = "the team's item admits no nonces";
+                return NGX_ERROR;
+            }
+        }
+
+        sc->admitted.data = ngx_pstrdup(sc->request->pool, &a->s);
+        if (sc->admitted.data == NULL && a->s.len) {
+            *err = "no memory";
+            return NGX_ERROR;
+        }
+
+        sc->admitted.len = a->s.len;
+    }
+
     sc->version = n[0];
     sc->bucket.window = (time_t) n[1];
     sc->bucket.used = n[2];
@@ -1231,6 +1322,25 @@ ngx_http_lfv_store_limits(ngx_http_lfv_store_call_t *sc,
     sc->bucket.last = n[4];
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_lfv_store_admits(ngx_str_t *admitted, ngx_str_t *nonce)
+{
+    size_t  i;
+
+    for (i = 0; i + NGX_HTTP_LFV_STORE_NONCE_LEN <= admitted->len;
+         i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
+    {
+        if (ngx_strncmp(admitted->data + i, nonce->data,
+                        NGX_HTTP_LFV_STORE_NONCE_LEN) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

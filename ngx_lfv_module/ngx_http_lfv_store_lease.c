@@ -182,6 +182,8 @@ ngx_http_lfv_store_lease_put(ngx_http_lfv_store_lease_req_t *r,
                                    &l->owner);
     ngx_http_lfv_store_lease_value(it, "claimed", NGX_HTTP_LFV_DDB_N,
                                    l->claimed, NULL);
+    ngx_http_lfv_store_lease_value(it, "nonce", NGX_HTTP_LFV_DDB_S, 0,
+                                   &l->nonce);
 
     r->req.item = it;
 
@@ -324,7 +326,7 @@ ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     u_char                   *p, *last;
     int64_t                   n[8];
     ngx_uint_t                i, slashes;
-    ngx_http_lfv_ddb_attr_t  *a, *pk, *sk, *region, *owner, *gpk;
+    ngx_http_lfv_ddb_attr_t  *a, *pk, *sk, *region, *owner, *gpk, *nonce;
 
     static char  *numbers[] = { "due", "units", "started", "ends",
                                 "attempts", "alerted", "pending", "claimed" };
@@ -336,12 +338,14 @@ ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     gpk = ngx_http_lfv_ddb_attr(item, "gpk");
     region = ngx_http_lfv_ddb_attr(item, "region");
     owner = ngx_http_lfv_ddb_attr(item, "owner");
+    nonce = ngx_http_lfv_ddb_attr(item, "nonce");
 
     if (pk == NULL || sk == NULL || gpk == NULL || region == NULL
-        || owner == NULL || pk->type != NGX_HTTP_LFV_DDB_S
+        || owner == NULL || nonce == NULL || pk->type != NGX_HTTP_LFV_DDB_S
         || sk->type != NGX_HTTP_LFV_DDB_S || gpk->type != NGX_HTTP_LFV_DDB_S
         || region->type != NGX_HTTP_LFV_DDB_S
-        || owner->type != NGX_HTTP_LFV_DDB_S)
+        || owner->type != NGX_HTTP_LFV_DDB_S
+        || nonce->type != NGX_HTTP_LFV_DDB_S)
     {
         *err = "a key or a string of the lease is missing";
         return NGX_ERROR;
@@ -397,6 +401,7 @@ ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     if (p != last || slashes != 2 || region->s.len == 0
         || region->s.len > NGX_HTTP_LFV_STATE_REGION_MAX
         || owner->s.len > NGX_HTTP_LFV_STORE_OWNER_MAX
+        || nonce->s.len != NGX_HTTP_LFV_STORE_NONCE_LEN
         || n[1] == 0 || n[6] > 1 || n[5] > 1)
     {
         *err = "the lease names no model, or a field is out of range";
@@ -404,7 +409,17 @@ ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     }
 
     l->region = region->s;
+    for (i = 0; i < NGX_HTTP_LFV_STORE_NONCE_LEN; i++) {
+        if (!((nonce->s.data[i] >= '0' && nonce->s.data[i] <= '9')
+              || (nonce->s.data[i] >= 'a' && nonce->s.data[i] <= 'f')))
+        {
+            *err = "the nonce of the lease is not hexadecimal";
+            return NGX_ERROR;
+        }
+    }
+
     l->owner = owner->s;
+    l->nonce = nonce->s;
     l->due = (time_t) n[0];
     l->units = (ngx_uint_t) n[1];
     l->started = (time_t) n[2];
@@ -415,23 +430,6 @@ ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     l->claimed = (time_t) n[7];
 
     return NGX_OK;
-}
-
-
-ngx_uint_t
-ngx_http_lfv_store_lease_units(ngx_http_lfv_ddb_item_t *item)
-{
-    ngx_http_lfv_ddb_attr_t  *a;
-
-    a = ngx_http_lfv_ddb_attr(item, "units");
-
-    if (a == NULL || a->type != NGX_HTTP_LFV_DDB_N || a->n <= 0
-        || (uint64_t) a->n >= NGX_HTTP_LFV_STATE_NUMBER_MAX)
-    {
-        return 0;
-    }
-
-    return (ngx_uint_t) a->n;
 }
 
 

@@ -38,6 +38,13 @@
     (NGX_HTTP_LFV_STATE_HOST_MAX + NGX_HTTP_LFV_STATE_PROJECT_MAX           \
      + NGX_HTTP_LFV_STATE_VERSION_MAX + 2)
 
+/*
+ * A start's lease has a nonce of its own; the limits item lists those of
+ * the pending starts it admitted ("admitted"): a pending lease counts
+ * only when its start won the write of the limits
+ */
+#define NGX_HTTP_LFV_STORE_NONCE_LEN    16
+
 /* hostname/pid */
 #define NGX_HTTP_LFV_STORE_OWNER_MAX    (NGX_MAXHOSTNAMELEN + NGX_INT64_LEN + 1)
 
@@ -55,6 +62,7 @@ typedef struct {
     ngx_uint_t                  pending;        /* AWS has not answered */
     ngx_str_t                   owner;          /* "": not claimed */
     time_t                      claimed;
+    ngx_str_t                   nonce;          /* of its start */
 } ngx_http_lfv_store_lease_t;
 
 
@@ -104,9 +112,6 @@ ngx_int_t ngx_http_lfv_store_lease_update(ngx_http_lfv_store_lease_req_t *r,
 /* a lease item read strictly; its strings point into the item */
 ngx_int_t ngx_http_lfv_store_lease_parse(ngx_http_lfv_ddb_item_t *item,
     ngx_http_lfv_store_lease_t *l, char **err);
-
-/* the units of a lease item of the team's partition, or 0 */
-ngx_uint_t ngx_http_lfv_store_lease_units(ngx_http_lfv_ddb_item_t *item);
 
 /* worker 0's look for leases that are due, in every proxy */
 void ngx_http_lfv_store_lease_sweep(ngx_http_lfv_sweeper_t *sw);

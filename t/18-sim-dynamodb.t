@@ -79,7 +79,12 @@ is($desc->{TableStatus}, 'ACTIVE', 'create_table: ACTIVE');
 is_deeply($desc->{KeySchema}, [ { AttributeName => 'pk', KeyType => 'HASH' },
     { AttributeName => 'sk', KeyType => 'RANGE' } ], 'key schema: pk HASH, sk RANGE');
 is_deeply([ sort map { "$_->{AttributeName}:$_->{AttributeType}" } @{ $desc->{AttributeDefinitions} } ],
-    [ 'pk:S', 'sk:S' ], 'attributes: pk S, sk S');
+    [ 'due:N', 'gpk:S', 'pk:S', 'sk:S' ], 'attributes: pk S, sk S, gpk S, due N');
+is_deeply([ map { [ $_->{IndexName}, $_->{IndexStatus},
+    [ map { "$_->{AttributeName}:$_->{KeyType}" } @{ $_->{KeySchema} } ],
+    $_->{Projection}{ProjectionType} ] } @{ $desc->{GlobalSecondaryIndexes} || [] } ],
+    [ [ 'due', 'ACTIVE', [ 'gpk:HASH', 'due:RANGE' ], 'ALL' ] ],
+    'the index "due": gpk HASH, due RANGE, all attributes, ACTIVE');
 is($desc->{BillingModeSummary}{BillingMode}, 'PAY_PER_REQUEST', 'BillingMode PAY_PER_REQUEST');
 is($ddb->{ttl}, 0, 'create_table: no TTL (dynalite has no UpdateTimeToLive)');
 

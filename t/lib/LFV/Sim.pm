@@ -241,8 +241,10 @@ sub call_raw {
     return wantarray ? ($r->{body}, $r->{status}, $r) : $r->{body};
 }
 
-# the feature's table: pk (HASH, S), sk (RANGE, S), PAY_PER_REQUEST, TTL on
-# "expires"; waits (10 s at most) until it is ACTIVE and returns its
+# the feature's table, as docs/several-proxies.md creates it: pk (HASH, S),
+# sk (RANGE, S), the index "due" (gpk HASH S, due RANGE N, all attributes),
+# PAY_PER_REQUEST, TTL on "expires"; waits (10 s at most) until it and its
+# index are ACTIVE and returns its
 # DescribeTable "Table". dynalite has no UpdateTimeToLive (400
 # UnknownOperationException): then {ttl} is 0 and the table has no TTL.
 
@@ -253,7 +255,14 @@ sub create_table {
         KeySchema => [ { AttributeName => 'pk', KeyType => 'HASH' },
                        { AttributeName => 'sk', KeyType => 'RANGE' } ],
         AttributeDefinitions => [ { AttributeName => 'pk', AttributeType => 'S' },
-                                  { AttributeName => 'sk', AttributeType => 'S' } ],
+                                  { AttributeName => 'sk', AttributeType => 'S' },
+                                  { AttributeName => 'gpk', AttributeType => 'S' },
+                                  { AttributeName => 'due', AttributeType => 'N' } ],
+        GlobalSecondaryIndexes => [ {
+            IndexName => 'due',
+            KeySchema => [ { AttributeName => 'gpk', KeyType => 'HASH' },
+                           { AttributeName => 'due', KeyType => 'RANGE' } ],
+            Projection => { ProjectionType => 'ALL' } } ],
         BillingMode => 'PAY_PER_REQUEST',
     });
     die "CreateTable $table: " . ($st // 'no answer') . ' ' . encode_json($a // {}) . "\n"
@@ -263,7 +272,9 @@ sub create_table {
     while (1) {
         ($a, $st) = $self->call(DescribeTable => { TableName => $table });
         $desc = $a->{Table} if ($st // 0) == 200;
-        last if $desc && ($desc->{TableStatus} // '') eq 'ACTIVE';
+        last if $desc && ($desc->{TableStatus} // '') eq 'ACTIVE'
+            && !grep { ($_->{IndexStatus} // '') ne 'ACTIVE' }
+                @{ $desc->{GlobalSecondaryIndexes} || [] };
         die "DescribeTable $table: not ACTIVE after " . ($o{timeout} || 10) . " s\n"
             if time > $deadline;
         sleep 0.05;
