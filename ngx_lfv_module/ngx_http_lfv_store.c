@@ -101,8 +101,6 @@ static ngx_int_t ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc,
     ngx_str_t *body, char **err);
 static ngx_int_t ngx_http_lfv_store_limits(ngx_http_lfv_store_call_t *sc,
     ngx_http_lfv_ddb_item_t *item, char **err);
-static ngx_uint_t ngx_http_lfv_store_admits(ngx_str_t *admitted,
-    ngx_str_t *nonce);
 static void ngx_http_lfv_store_fail(ngx_http_lfv_store_call_t *sc);
 static void ngx_http_lfv_store_account(ngx_http_lfv_main_conf_t *lmcf,
     ngx_msec_t sent, ngx_uint_t ok, ngx_uint_t race, u_char *error,
@@ -520,7 +518,7 @@ ngx_http_lfv_store_stopped(ngx_http_lfv_main_conf_t *lmcf, ngx_str_t *team,
     ngx_http_lfv_store_lease_req_t  lr;
 
     if (ngx_http_lfv_store_lease_delete(&lr, &lmcf->store.table, team, key,
-                                        NGX_HTTP_LFV_STORE_LEASE_ANY)
+                                        NGX_HTTP_LFV_STORE_LEASE_ANY, NULL)
         == NGX_OK)
     {
         (void) ngx_http_lfv_store_write(lmcf, &lr.req,
@@ -544,7 +542,8 @@ ngx_http_lfv_store_give_back(ngx_http_lfv_store_call_t *sc, ngx_log_t *log)
 
     if (ngx_http_lfv_store_lease_delete(&lr, &sc->lmcf->store.table,
                                         &sc->team, &sc->lease.key,
-                                        NGX_HTTP_LFV_STORE_LEASE_STARTING)
+                                        NGX_HTTP_LFV_STORE_LEASE_STARTING,
+                                        ngx_http_lfv_store_owner())
         == NGX_OK)
     {
         (void) ngx_http_lfv_store_write(sc->lmcf, &lr.req,
@@ -1210,7 +1209,7 @@ ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
         /* a pending start counts once the limits admitted it, until then
          * it is a start that may lose its race */
 
-        if (!ngx_http_lfv_store_admits(&sc->admitted, &l.nonce)) {
+        if (!ngx_http_lfv_store_limits_admit(&sc->admitted, &l.nonce)) {
             continue;
         }
 
@@ -1263,84 +1262,31 @@ static ngx_int_t
 ngx_http_lfv_store_limits(ngx_http_lfv_store_call_t *sc,
     ngx_http_lfv_ddb_item_t *item, char **err)
 {
-    int64_t                   n[5];
-    ngx_uint_t                i;
-    ngx_http_lfv_ddb_attr_t  *a;
+    ngx_http_lfv_store_limits_t  lim;
 
-    static char  *names[] = { "ver", "win", "used", "excess", "last_ms" };
-
-    for (i = 0; i < 5; i++) {
-        a = ngx_http_lfv_ddb_attr(item, names[i]);
-
-        if (a == NULL || a->type != NGX_HTTP_LFV_DDB_N || a->n < 0) {
-            *err = "the team's item lacks a number of its own";
-            return NGX_ERROR;
-        }
-
-        n[i] = a->n;
-    }
-
-    if (n[0] == 0) {
-        *err = "the team's item has version 0";
+    if (ngx_http_lfv_store_limits_parse(item, &lim, err) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    /* "admitted": nonces and single spaces (an older item has none) */
+    /* the nonces outlive the page they were read from */
 
-    a = ngx_http_lfv_ddb_attr(item, "admitted");
-
-    if (a) {
-        if (a->type != NGX_HTTP_LFV_DDB_S
-            || (a->s.len + 1) % (NGX_HTTP_LFV_STORE_NONCE_LEN + 1) != 0)
-        {
-            *err = "the team's item admits no nonces";
-            return NGX_ERROR;
-        }
-
-        for (i = NGX_HTTP_LFV_STORE_NONCE_LEN; i < a->s.len;
-             i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
-        {
-            if (a->s.data[i] != ' ') {
-                *err = "the team's item admits no nonces";
-                return NGX_ERROR;
-            }
-        }
-
-        sc->admitted.data = ngx_pstrdup(sc->request->pool, &a->s);
-        if (sc->admitted.data == NULL && a->s.len) {
+    if (lim.admitted.len) {
+        sc->admitted.data = ngx_pstrdup(sc->request->pool, &lim.admitted);
+        if (sc->admitted.data == NULL) {
             *err = "no memory";
             return NGX_ERROR;
         }
 
-        sc->admitted.len = a->s.len;
+        sc->admitted.len = lim.admitted.len;
     }
 
-    sc->version = n[0];
-    sc->bucket.window = (time_t) n[1];
-    sc->bucket.used = n[2];
-    sc->bucket.excess = n[3];
-    sc->bucket.last = n[4];
+    sc->version = lim.version;
+    sc->bucket.window = lim.window;
+    sc->bucket.used = lim.used;
+    sc->bucket.excess = lim.excess;
+    sc->bucket.last = lim.last;
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_lfv_store_admits(ngx_str_t *admitted, ngx_str_t *nonce)
-{
-    size_t  i;
-
-    for (i = 0; i + NGX_HTTP_LFV_STORE_NONCE_LEN <= admitted->len;
-         i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
-    {
-        if (ngx_strncmp(admitted->data + i, nonce->data,
-                        NGX_HTTP_LFV_STORE_NONCE_LEN) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 

@@ -320,6 +320,8 @@ ngx_http_lfv_sweep_claim(ngx_http_lfv_lease_t *lease, ngx_uint_t action,
     lease->owner = ngx_pid;
     lease->claimed = now;
 
+    ngx_memzero(out, offsetof(ngx_http_lfv_sweep_lease_t, data));
+
     out->action = action;
     out->id = lease->id;
     out->units = lease->units;

@@ -295,6 +295,5 @@ unlike(join('', map { $_->error_log } $a, $b, $c, $d),
     qr/\Q$LFV::Conf::SECRET\E/, 'no secret in the logs');
 
 $alive->allow_log(qr/lfv: the store of the team limits failed/);
-$alive->checks;
-$_->stop for $dead, $a, $d;
+$_->checks for $alive, $dead, $a, $d;
 $t->done;

@@ -19,6 +19,12 @@
  *           given, then "ok items N scanned S more 0|1";
  *   error   an error's answer: "type TYPE", "message MESSAGE" (when it
  *           has one), then "ok";
+ *   lease, limits
+ *           GetItem's answer, its item read as a lease or as a team's
+ *           limits (ngx_http_lfv_store_doc.c): "lease" and its fields,
+ *           then "requests ok" when every request about the lease is one
+ *           the writer takes, or "limits" and its fields, then
+ *           "admits N" (of its nonces, each found); "error: <err>";
  *   write   a request, one field a line, separated by tabs, strings in
  *           hex:
  *             op GetItem|PutItem|UpdateItem|DeleteItem|Query|NUMBER
@@ -53,6 +59,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lfv_ddb_doc.h"
+#include "ngx_http_lfv_store_doc.h"
 #include "ngx_lfv_unit.h"
 #include "ngx_lfv_driver.h"
 
@@ -72,6 +79,9 @@ static ngx_int_t ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p,
 static void ngx_lfv_driver_item(u_char *p, size_t len,
     ngx_http_lfv_ddb_op_e op);
 static void ngx_lfv_driver_query(u_char *p, size_t len, ngx_uint_t max);
+static void ngx_lfv_driver_store_item(u_char *p, size_t len,
+    ngx_uint_t lease);
+static void ngx_lfv_driver_lease_requests(ngx_http_lfv_store_lease_t *l);
 static void ngx_lfv_driver_error(u_char *p, size_t len);
 static void ngx_lfv_driver_print_item(ngx_lfv_driver_buf_t *b,
     ngx_http_lfv_ddb_item_t *item);
@@ -149,6 +159,12 @@ ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p, size_t len)
     } else if (ngx_lfv_driver_is(&m, "error")) {
         ngx_lfv_driver_error(input, len);
 
+    } else if (ngx_lfv_driver_is(&m, "lease")) {
+        ngx_lfv_driver_store_item(input, len, 1);
+
+    } else if (ngx_lfv_driver_is(&m, "limits")) {
+        ngx_lfv_driver_store_item(input, len, 0);
+
     } else if (ngx_lfv_driver_is(&m, "write")) {
         rc = ngx_lfv_driver_write(input, len);
 
@@ -160,6 +176,125 @@ ngx_lfv_driver_run(u_char *mode, size_t mlen, u_char *p, size_t len)
     free(input);
 
     return rc;
+}
+
+
+static void
+ngx_lfv_driver_store_item(u_char *p, size_t len, ngx_uint_t lease)
+{
+    char                         *err;
+    size_t                        i;
+    ngx_str_t                     nonce;
+    ngx_uint_t                    found, n;
+    ngx_http_lfv_ddb_item_t       item;
+    ngx_http_lfv_store_lease_t    l;
+    ngx_http_lfv_store_limits_t   lim;
+
+    if (ngx_http_lfv_ddb_parse_item(p, len, NGX_HTTP_LFV_DDB_GET_ITEM, &item,
+                                    &found, &err)
+        != NGX_OK)
+    {
+        ngx_lfv_driver_refused(err);
+        return;
+    }
+
+    if (!found) {
+        ngx_lfv_driver_refused("no item");
+        return;
+    }
+
+    if (!lease) {
+        if (ngx_http_lfv_store_limits_parse(&item, &lim, &err) != NGX_OK) {
+            ngx_lfv_driver_refused(err);
+            return;
+        }
+
+        printf("limits ver %llu win %lld used %llu excess %llu last %llu "
+               "admitted ", (unsigned long long) lim.version,
+               (long long) lim.window, (unsigned long long) lim.used,
+               (unsigned long long) lim.excess,
+               (unsigned long long) lim.last);
+        ngx_lfv_driver_escaped(lim.admitted.data, lim.admitted.len);
+        printf("\n");
+
+        for (n = 0, i = 0; i < lim.admitted.len;
+             i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
+        {
+            nonce.data = lim.admitted.data + i;
+            nonce.len = NGX_HTTP_LFV_STORE_NONCE_LEN;
+            n += ngx_http_lfv_store_limits_admit(&lim.admitted, &nonce);
+        }
+
+        printf("admits %u\n", (unsigned) n);
+        return;
+    }
+
+    if (ngx_http_lfv_store_lease_parse(&item, &l, &err) != NGX_OK) {
+        ngx_lfv_driver_refused(err);
+        return;
+    }
+
+    printf("lease team ");
+    ngx_lfv_driver_escaped(l.team.data, l.team.len);
+    printf(" key ");
+    ngx_lfv_driver_escaped(l.key.data, l.key.len);
+    printf(" region ");
+    ngx_lfv_driver_escaped(l.region.data, l.region.len);
+    printf(" units %u started %lld ends %lld due %lld attempts %u "
+           "alerted %u pending %u claimed %lld owner ", (unsigned) l.units,
+           (long long) l.started, (long long) l.ends, (long long) l.due,
+           (unsigned) l.attempts, (unsigned) l.alerted, (unsigned) l.pending,
+           (long long) l.claimed);
+    ngx_lfv_driver_escaped(l.owner.data, l.owner.len);
+    printf(" nonce ");
+    ngx_lfv_driver_escaped(l.nonce.data, l.nonce.len);
+    printf("\n");
+
+    ngx_lfv_driver_lease_requests(&l);
+}
+
+
+/* what is read can be asked about: every request the writer takes */
+
+static void
+ngx_lfv_driver_lease_requests(ngx_http_lfv_store_lease_t *l)
+{
+    char                            *err;
+    ngx_uint_t                       i;
+    ngx_str_t                        table, owner;
+    ngx_http_lfv_store_lease_req_t   r;
+
+    ngx_str_set(&table, "lfv-limits");
+    ngx_str_set(&owner, "host.example/12345");
+
+    for (i = 0; i < 7; i++) {
+        switch (i) {
+        case 0:
+        case 1:
+            (void) ngx_http_lfv_store_lease_put(&r, &table, l, i);
+            break;
+        case 2:
+        case 3:
+        case 4:
+            (void) ngx_http_lfv_store_lease_delete(&r, &table, &l->team,
+                                                   &l->key, i - 2, &owner);
+            break;
+        case 5:
+            (void) ngx_http_lfv_store_lease_claim(&r, &table, l, 1000, 120,
+                                                  &owner);
+            break;
+        default:
+            (void) ngx_http_lfv_store_lease_update(&r, &table, l, &owner);
+            break;
+        }
+
+        if (ngx_http_lfv_ddb_request_len(&r.req, &err) == 0) {
+            printf("REQUEST %u REFUSED: %s\n", (unsigned) i, err);
+            return;
+        }
+    }
+
+    printf("requests ok\n");
 }
 
 
