@@ -1811,8 +1811,10 @@ ngx_http_lfv_ddb_emit_string(ngx_http_lfv_ddb_out_t *o, ngx_str_t *s)
 
     ngx_http_lfv_ddb_literal(o, "\"");
 
+    /* an empty string may have no data at all */
+
     p = s->data;
-    last = p + s->len;
+    last = s->len ? p + s->len : p;
 
     while (p < last) {
 

@@ -1170,4 +1170,140 @@ for my $i (0 .. $#puts) {
         "write $puts[$i][0], read back: the same item");
 }
 
+###############################################################################
+
+# the store's items (ngx_http_lfv_store_doc.c): a lease and a team's
+# limits, read strictly out of GetItem's answer; every request about a
+# lease read is one the writer takes
+
+my $H = 'lookoutvision.us-east-1.amazonaws.com';
+my $nonce = '0123456789abcdef';
+
+sub lease_doc {
+    my (%o) = @_;
+    my %a = (pk => [ S => 'team#alpha' ], sk => [ S => "model#$H/line-1/3" ],
+        gpk => [ S => 'lease' ], due => [ N => 1796200000 ],
+        region => [ S => 'us-east-1' ], units => [ N => 2 ],
+        started => [ N => 1796199000 ], ends => [ N => 1796200000 ],
+        attempts => [ N => 0 ], alerted => [ N => 0 ], pending => [ N => 0 ],
+        owner => [ S => '' ], claimed => [ N => 0 ], nonce => [ S => $nonce ],
+        %o);
+    return '{"Item":{' . join(',', map { defined $a{$_}
+        ? qq("$_":{"$a{$_}[0]":) . js("$a{$_}[1]") . '}' : () } sort keys %a) . '}}';
+}
+
+sub lease_line {
+    my (%o) = @_;
+    my %f = (team => 'alpha', key => "$H/line-1/3", region => 'us-east-1',
+        units => 2, started => 1796199000, ends => 1796200000, due => 1796200000,
+        attempts => 0, alerted => 0, pending => 0, claimed => 0, owner => '',
+        nonce => $nonce, %o);
+    return "lease team $f{team} key $f{key} region $f{region} units $f{units} "
+        . "started $f{started} ends $f{ends} due $f{due} attempts $f{attempts} "
+        . "alerted $f{alerted} pending $f{pending} claimed $f{claimed} owner "
+        . "$f{owner} nonce $f{nonce}\nok requests";
+}
+
+sub limits_doc {
+    my (%o) = @_;
+    my %a = (pk => [ S => 'team#alpha' ], sk => [ S => 'limits' ],
+        ver => [ N => 7 ], win => [ N => 1796169600 ], used => [ N => 12 ],
+        excess => [ N => 1500 ], last_ms => [ N => '1796199000123' ],
+        expires => [ N => 1803975000 ], %o);
+    return '{"Item":{' . join(',', map { defined $a{$_}
+        ? qq("$_":{"$a{$_}[0]":) . js("$a{$_}[1]") . '}' : () } sort keys %a) . '}}';
+}
+
+my @store_items = (
+    [ 'a lease', lease => lease_doc(), lease_line() ],
+    [ 'a pending lease, claimed', lease => lease_doc(pending => [ N => 1 ],
+        owner => [ S => 'ip-10-0-1-7.ec2.internal/4242' ], claimed => [ N => 1796199001 ]),
+        lease_line(pending => 1, owner => 'ip-10-0-1-7.ec2.internal/4242',
+        claimed => 1796199001) ],
+    [ 'a lease without an end, alerted', lease => lease_doc(ends => [ N => 0 ],
+        alerted => [ N => 1 ], attempts => [ N => 9 ]),
+        lease_line(ends => 0, alerted => 1, attempts => 9) ],
+    [ 'a lease of the longest names', lease => lease_doc(
+        pk => [ S => 'team#' . 't' x 128 ],
+        sk => [ S => 'model#' . 'h' x 255 . '/' . 'p' x 255 . '/' . '1' x 10 ],
+        region => [ S => 'r' x 63 ]),
+        lease_line(team => 't' x 128, key => 'h' x 255 . '/' . 'p' x 255 . '/' . '1' x 10,
+        region => 'r' x 63) ],
+    map({ [ "a lease without $_", lease => lease_doc($_ => undef),
+        err($_ =~ /^(pk|sk|gpk|region|owner|nonce)$/
+            ? 'a key or a string of the lease is missing'
+            : 'a number of the lease is missing or out of range') ] }
+        qw(pk sk gpk due region units started ends attempts alerted pending owner claimed nonce)),
+    [ 'a lease with units of a string', lease => lease_doc(units => [ S => '2' ]),
+        err('a number of the lease is missing or out of range') ],
+    [ 'a lease of 0 units', lease => lease_doc(units => [ N => 0 ]),
+        err('the lease names no model, or a field is out of range') ],
+    [ 'a lease of negative units', lease => lease_doc(units => [ N => -1 ]),
+        err('a number of the lease is missing or out of range') ],
+    [ 'a lease of 2^40 units', lease => lease_doc(units => [ N => 2 ** 40 ]),
+        err('a number of the lease is missing or out of range') ],
+    [ 'a lease pending 2', lease => lease_doc(pending => [ N => 2 ]),
+        err('the lease names no model, or a field is out of range') ],
+    [ 'a lease alerted 2', lease => lease_doc(alerted => [ N => 2 ]),
+        err('the lease names no model, or a field is out of range') ],
+    map({ [ "a lease of sk $_->[0]", lease => lease_doc(sk => [ S => $_->[1] ]),
+        err($_->[2]) ] }
+        [ 'model#', 'model#', 'the keys of the lease are not a lease\'s' ],
+        [ 'limits', 'limits', 'the keys of the lease are not a lease\'s' ],
+        [ 'lease#...', "lease#$H/p/1", 'the keys of the lease are not a lease\'s' ],
+        [ 'with one slash', "model#$H/p", 'the lease names no model, or a field is out of range' ],
+        [ 'with three slashes', "model#$H/p/1/2", 'the lease names no model, or a field is out of range' ],
+        [ 'with //', "model#$H//1", 'the lease names no model, or a field is out of range' ],
+        [ 'ending in /', "model#$H/p/", 'the lease names no model, or a field is out of range' ],
+        [ 'starting with /', "model#/p/1", 'the lease names no model, or a field is out of range' ],
+        [ 'of 523 bytes of key', 'model#' . 'h' x 256 . '/' . 'p' x 255 . '/' . '1' x 10,
+          'the keys of the lease are not a lease\'s' ]),
+    [ 'a lease of pk team#', lease => lease_doc(pk => [ S => 'team#' ]),
+        err('the keys of the lease are not a lease\'s') ],
+    [ 'a lease of a team of 129 bytes', lease => lease_doc(pk => [ S => 'team#' . 't' x 129 ]),
+        err('the keys of the lease are not a lease\'s') ],
+    [ 'a lease of gpk "leases"', lease => lease_doc(gpk => [ S => 'leases' ]),
+        err('the keys of the lease are not a lease\'s') ],
+    [ 'a lease of an empty region', lease => lease_doc(region => [ S => '' ]),
+        err('the lease names no model, or a field is out of range') ],
+    [ 'a lease of a region of 64 bytes', lease => lease_doc(region => [ S => 'r' x 64 ]),
+        err('the lease names no model, or a field is out of range') ],
+    [ 'a lease of a nonce of 15 bytes', lease => lease_doc(nonce => [ S => 'a' x 15 ]),
+        err('the lease names no model, or a field is out of range') ],
+    [ 'a lease of a nonce in upper case', lease => lease_doc(nonce => [ S => 'A' x 16 ]),
+        err('the nonce of the lease is not hexadecimal') ],
+    [ 'a lease of a nonce with a space', lease => lease_doc(nonce => [ S => '0123456789abcde ' ]),
+        err('the nonce of the lease is not hexadecimal') ],
+    [ 'no item', lease => '{}', err('no item') ],
+
+    [ 'limits', limits => limits_doc(),
+        "limits ver 7 win 1796169600 used 12 excess 1500 last 1796199000123 admitted \nok admits 0" ],
+    [ 'limits admitting one', limits => limits_doc(admitted => [ S => $nonce ]),
+        "limits ver 7 win 1796169600 used 12 excess 1500 last 1796199000123 admitted $nonce\nok admits 1" ],
+    [ 'limits admitting three', limits => limits_doc(admitted =>
+        [ S => join ' ', $nonce, 'f' x 16, '0' x 16 ]),
+        'limits ver 7 win 1796169600 used 12 excess 1500 last 1796199000123 admitted '
+        . join('\x20', $nonce, 'f' x 16, '0' x 16) . "\nok admits 3" ],
+    [ 'limits admitting none', limits => limits_doc(admitted => [ S => '' ]),
+        "limits ver 7 win 1796169600 used 12 excess 1500 last 1796199000123 admitted \nok admits 0" ],
+    map({ [ "limits admitting \"$_\"", limits => limits_doc(admitted => [ S => $_ ]),
+        err('the team\'s item admits no nonces') ] }
+        'a' x 15, 'a' x 17, "$nonce ", " $nonce", "$nonce  $nonce", "$nonce,$nonce",
+        'G' x 16, 'A' x 16),
+    [ 'limits admitting a number', limits => limits_doc(admitted => [ N => 1 ]),
+        err('the team\'s item admits no nonces') ],
+    map({ [ "limits without $_", limits => limits_doc($_ => undef),
+        err('the team\'s item lacks a number of its own') ] }
+        qw(ver win used excess last_ms)),
+    [ 'limits of version 0', limits => limits_doc(ver => [ N => 0 ]),
+        err('the team\'s item has version 0') ],
+    [ 'limits of a negative use', limits => limits_doc(used => [ N => -1 ]),
+        err('the team\'s item lacks a number of its own') ],
+);
+
+my @store_got = batch(map { [ $_->[1], $_->[2] ] } @store_items);
+for my $i (0 .. $#store_items) {
+    is($store_got[$i], $store_items[$i][3], "store item: $store_items[$i][0]");
+}
+
 done_testing();

@@ -20,6 +20,13 @@
  * [A-Za-z0-9]+ and its message UTF-8.  A refused answer comes with a
  * message and a zeroed result.
  *
+ * An item read is also read as the store's items
+ * (ngx_http_lfv_store_doc.c): a lease accepted has a team of 1..128
+ * bytes, a key of three parts none empty nor holding "/", its strings
+ * inside the input, and every request about it is one the writer takes
+ * and writes exactly; a team's limits accepted admit each of their
+ * nonces.
+ *
  * What is read can be written: an item read (its key and up to 14
  * other attributes) is a PutItem the writer takes, whose body, read as
  * GetItem's answer, gives the same item back; a LastEvaluatedKey is a
@@ -44,6 +51,7 @@
 
 #include "ngx_http_lfv_json.h"
 #include "ngx_http_lfv_ddb_doc.h"
+#include "ngx_http_lfv_store_doc.h"
 #include "ngx_lfv_unit.h"
 
 
@@ -62,6 +70,9 @@ static void ngx_lfv_fuzz_written(ngx_http_lfv_ddb_request_t *req,
 static void ngx_lfv_fuzz_check_item(ngx_http_lfv_ddb_item_t *item,
     u_char *start, u_char *last);
 static void ngx_lfv_fuzz_refused(char *err, void *p, size_t len);
+static void ngx_lfv_fuzz_store_items(ngx_http_lfv_ddb_item_t *item,
+    u_char *start, u_char *last);
+static void ngx_lfv_fuzz_inside(ngx_str_t *s, u_char *start, u_char *last);
 static ngx_uint_t ngx_lfv_fuzz_valid(ngx_http_lfv_ddb_request_t *req);
 static ngx_uint_t ngx_lfv_fuzz_attrs_valid(ngx_http_lfv_ddb_item_t *item,
     u_char prefix, ngx_uint_t max);
@@ -123,6 +134,7 @@ ngx_lfv_fuzz_items(const uint8_t *data, size_t size)
         ngx_lfv_fuzz_check_item(&item, p, p + size);
 
         if (found) {
+            ngx_lfv_fuzz_store_items(&item, p, p + size);
             ngx_lfv_fuzz_put_back(&item);
         }
 
@@ -247,6 +259,7 @@ ngx_lfv_fuzz_query(const uint8_t *data, size_t size)
 
         for (i = 0; i < q.nitems; i++) {
             ngx_lfv_fuzz_check_item(&items[i], p, p + size);
+            ngx_lfv_fuzz_store_items(&items[i], p, p + size);
         }
 
         ngx_lfv_fuzz_check_item(&q.last_key, p, p + size);
@@ -575,6 +588,123 @@ ngx_lfv_fuzz_start_key(ngx_http_lfv_ddb_item_t *key)
 
 
 /* written: exactly len bytes of printable ASCII, one JSON object */
+
+static void
+ngx_lfv_fuzz_store_items(ngx_http_lfv_ddb_item_t *item, u_char *start,
+    u_char *last)
+{
+    char                            *err;
+    size_t                           i, len;
+    u_char                          *p, *end;
+    ngx_str_t                        table, owner, nonce;
+    ngx_uint_t                       slashes;
+    ngx_http_lfv_store_lease_t       l;
+    ngx_http_lfv_store_limits_t      lim;
+    ngx_http_lfv_store_lease_req_t   r;
+
+    err = NULL;
+
+    if (ngx_http_lfv_store_lease_parse(item, &l, &err) == NGX_OK) {
+
+        if (l.team.len == 0 || l.team.len > 128 || l.units == 0
+            || l.pending > 1 || l.alerted > 1
+            || l.nonce.len != NGX_HTTP_LFV_STORE_NONCE_LEN)
+        {
+            abort();
+        }
+
+        ngx_lfv_fuzz_inside(&l.team, start, last);
+        ngx_lfv_fuzz_inside(&l.key, start, last);
+        ngx_lfv_fuzz_inside(&l.region, start, last);
+        ngx_lfv_fuzz_inside(&l.owner, start, last);
+        ngx_lfv_fuzz_inside(&l.nonce, start, last);
+
+        slashes = 0;
+        end = l.key.data + l.key.len;
+
+        for (p = l.key.data; p < end; p++) {
+            if (*p == '/') {
+                if (p == l.key.data || p + 1 == end || p[1] == '/') {
+                    abort();
+                }
+
+                slashes++;
+            }
+        }
+
+        if (slashes != 2) {
+            abort();
+        }
+
+        ngx_str_set(&table, "lfv-limits");
+        ngx_str_set(&owner, "ip-10-0-0-1.ec2.internal/4242");
+
+        for (i = 0; i < 7; i++) {
+            ngx_memzero(&r, sizeof(ngx_http_lfv_store_lease_req_t));
+
+            if ((i < 2 ? ngx_http_lfv_store_lease_put(&r, &table, &l, i)
+                 : i < 5 ? ngx_http_lfv_store_lease_delete(&r, &table,
+                                                           &l.team, &l.key,
+                                                           i - 2, &owner)
+                 : i == 5 ? ngx_http_lfv_store_lease_claim(&r, &table, &l,
+                                                           l.due, 120,
+                                                           &owner)
+                 : ngx_http_lfv_store_lease_update(&r, &table, &l, &owner))
+                != NGX_OK)
+            {
+                abort();
+            }
+
+            len = ngx_http_lfv_ddb_request_len(&r.req, &err);
+
+            if (len == 0) {
+                abort();
+            }
+
+            ngx_lfv_fuzz_written(&r.req, len);
+        }
+
+    } else if (err == NULL) {
+        abort();
+    }
+
+    err = NULL;
+
+    if (ngx_http_lfv_store_limits_parse(item, &lim, &err) == NGX_OK) {
+
+        if (lim.version == 0) {
+            abort();
+        }
+
+        ngx_lfv_fuzz_inside(&lim.admitted, start, last);
+
+        for (i = 0; i < lim.admitted.len;
+             i += NGX_HTTP_LFV_STORE_NONCE_LEN + 1)
+        {
+            nonce.data = lim.admitted.data + i;
+            nonce.len = NGX_HTTP_LFV_STORE_NONCE_LEN;
+
+            if (i + nonce.len > lim.admitted.len
+                || !ngx_http_lfv_store_limits_admit(&lim.admitted, &nonce))
+            {
+                abort();
+            }
+        }
+
+    } else if (err == NULL) {
+        abort();
+    }
+}
+
+
+static void
+ngx_lfv_fuzz_inside(ngx_str_t *s, u_char *start, u_char *last)
+{
+    if (s->len && (s->data < start || s->data + s->len > last)) {
+        abort();
+    }
+}
+
 
 static void
 ngx_lfv_fuzz_written(ngx_http_lfv_ddb_request_t *req, size_t len)

@@ -22,9 +22,9 @@
  *   lease, limits
  *           GetItem's answer, its item read as a lease or as a team's
  *           limits (ngx_http_lfv_store_doc.c): "lease" and its fields,
- *           then "requests ok" when every request about the lease is one
+ *           then "ok requests" when every request about the lease is one
  *           the writer takes, or "limits" and its fields, then
- *           "admits N" (of its nonces, each found); "error: <err>";
+ *           "ok admits N" (of its nonces, each found); "error: <err>";
  *   write   a request, one field a line, separated by tabs, strings in
  *           hex:
  *             op GetItem|PutItem|UpdateItem|DeleteItem|Query|NUMBER
@@ -225,7 +225,7 @@ ngx_lfv_driver_store_item(u_char *p, size_t len, ngx_uint_t lease)
             n += ngx_http_lfv_store_limits_admit(&lim.admitted, &nonce);
         }
 
-        printf("admits %u\n", (unsigned) n);
+        printf("ok admits %u\n", (unsigned) n);
         return;
     }
 
@@ -294,7 +294,7 @@ ngx_lfv_driver_lease_requests(ngx_http_lfv_store_lease_t *l)
         }
     }
 
-    printf("requests ok\n");
+    printf("ok requests\n");
 }
 
 
