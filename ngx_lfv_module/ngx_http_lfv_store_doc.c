@@ -189,51 +189,79 @@ ngx_http_lfv_store_lease_value(ngx_http_lfv_ddb_item_t *item, char *name,
 }
 
 
-/* the whole item: a start's (fresh, pending) or its commit */
+/*
+ * The whole item, with UpdateItem (the proxies need no PutItem): a
+ * start's, pending (fresh: only if the model has no lease), or its
+ * commit
+ */
 
 ngx_int_t
 ngx_http_lfv_store_lease_put(ngx_http_lfv_store_lease_req_t *r,
     ngx_str_t *table, ngx_http_lfv_store_lease_t *l, ngx_uint_t fresh)
 {
     ngx_str_t                 gpk;
-    ngx_http_lfv_ddb_item_t  *it;
+    ngx_http_lfv_ddb_item_t  *v;
 
-    if (ngx_http_lfv_store_lease_key(r, NGX_HTTP_LFV_DDB_PUT_ITEM, table,
+    static ngx_http_lfv_ddb_name_t  names[] = {
+        { ngx_string("#gpk"), ngx_string("gpk") },
+        { ngx_string("#due"), ngx_string("due") },
+        { ngx_string("#region"), ngx_string("region") },
+        { ngx_string("#units"), ngx_string("units") },
+        { ngx_string("#started"), ngx_string("started") },
+        { ngx_string("#ends"), ngx_string("ends") },
+        { ngx_string("#attempts"), ngx_string("attempts") },
+        { ngx_string("#alerted"), ngx_string("alerted") },
+        { ngx_string("#pending"), ngx_string("pending") },
+        { ngx_string("#owner"), ngx_string("owner") },
+        { ngx_string("#claimed"), ngx_string("claimed") },
+        { ngx_string("#nonce"), ngx_string("nonce") },
+    };
+
+    if (ngx_http_lfv_store_lease_key(r, NGX_HTTP_LFV_DDB_UPDATE_ITEM, table,
                                      &l->team, &l->key)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    ngx_str_set(&r->req.update,
+                "SET #gpk = :gpk, #due = :due, #region = :region, "
+                "#units = :units, #started = :started, #ends = :ends, "
+                "#attempts = :attempts, #alerted = :alerted, "
+                "#pending = :pending, #owner = :owner, "
+                "#claimed = :claimed, #nonce = :nonce");
+
+    r->req.names = names;
+    r->req.nnames = sizeof(names) / sizeof(names[0]);
+    r->req.values = &r->values;
+
     ngx_str_set(&gpk, NGX_HTTP_LFV_STORE_LEASE_GPK);
 
-    it = &r->item;
+    v = &r->values;
 
-    ngx_http_lfv_store_lease_value(it, "gpk", NGX_HTTP_LFV_DDB_S, 0, &gpk);
-    ngx_http_lfv_store_lease_value(it, "due", NGX_HTTP_LFV_DDB_N, l->due,
+    ngx_http_lfv_store_lease_value(v, ":gpk", NGX_HTTP_LFV_DDB_S, 0, &gpk);
+    ngx_http_lfv_store_lease_value(v, ":due", NGX_HTTP_LFV_DDB_N, l->due,
                                    NULL);
-    ngx_http_lfv_store_lease_value(it, "region", NGX_HTTP_LFV_DDB_S, 0,
+    ngx_http_lfv_store_lease_value(v, ":region", NGX_HTTP_LFV_DDB_S, 0,
                                    &l->region);
-    ngx_http_lfv_store_lease_value(it, "units", NGX_HTTP_LFV_DDB_N, l->units,
+    ngx_http_lfv_store_lease_value(v, ":units", NGX_HTTP_LFV_DDB_N, l->units,
                                    NULL);
-    ngx_http_lfv_store_lease_value(it, "started", NGX_HTTP_LFV_DDB_N,
+    ngx_http_lfv_store_lease_value(v, ":started", NGX_HTTP_LFV_DDB_N,
                                    l->started, NULL);
-    ngx_http_lfv_store_lease_value(it, "ends", NGX_HTTP_LFV_DDB_N, l->ends,
+    ngx_http_lfv_store_lease_value(v, ":ends", NGX_HTTP_LFV_DDB_N, l->ends,
                                    NULL);
-    ngx_http_lfv_store_lease_value(it, "attempts", NGX_HTTP_LFV_DDB_N,
+    ngx_http_lfv_store_lease_value(v, ":attempts", NGX_HTTP_LFV_DDB_N,
                                    l->attempts, NULL);
-    ngx_http_lfv_store_lease_value(it, "alerted", NGX_HTTP_LFV_DDB_N,
+    ngx_http_lfv_store_lease_value(v, ":alerted", NGX_HTTP_LFV_DDB_N,
                                    l->alerted, NULL);
-    ngx_http_lfv_store_lease_value(it, "pending", NGX_HTTP_LFV_DDB_N,
+    ngx_http_lfv_store_lease_value(v, ":pending", NGX_HTTP_LFV_DDB_N,
                                    l->pending, NULL);
-    ngx_http_lfv_store_lease_value(it, "owner", NGX_HTTP_LFV_DDB_S, 0,
+    ngx_http_lfv_store_lease_value(v, ":owner", NGX_HTTP_LFV_DDB_S, 0,
                                    &l->owner);
-    ngx_http_lfv_store_lease_value(it, "claimed", NGX_HTTP_LFV_DDB_N,
+    ngx_http_lfv_store_lease_value(v, ":claimed", NGX_HTTP_LFV_DDB_N,
                                    l->claimed, NULL);
-    ngx_http_lfv_store_lease_value(it, "nonce", NGX_HTTP_LFV_DDB_S, 0,
+    ngx_http_lfv_store_lease_value(v, ":nonce", NGX_HTTP_LFV_DDB_S, 0,
                                    &l->nonce);
-
-    r->req.item = it;
 
     if (fresh) {
         ngx_str_set(&r->req.condition, "attribute_not_exists(pk)");

@@ -86,7 +86,6 @@ typedef struct {
 
 typedef struct {
     ngx_http_lfv_ddb_request_t  req;
-    ngx_http_lfv_ddb_item_t     item;
     ngx_http_lfv_ddb_item_t     values;
     u_char                      pk[sizeof("team#") - 1
                                    + NGX_HTTP_LFV_STATE_TEAM_MAX];

@@ -34,10 +34,11 @@ my $sim = LFV::Sim->lfv($t,
     args => [ '--hosting-delay', '0.3' ]);
 my $ddb = LFV::Sim->dynalite($t, path => 'db');
 $ddb->create_table('lfv-limits');
+my $px = LFV::Sim->ddb_proxy($t, upstream => $ddb);
 
 my $http = <<"EOF";
     lfv_policy_zone teams:1m;
-    lfv_policy_store dynamodb table=lfv-limits region=us-east-1 endpoint=http://127.0.0.1:$ddb->{port} timeout=5s claim=2s;
+    lfv_policy_store dynamodb table=lfv-limits region=us-east-1 endpoint=http://127.0.0.1:$px->{port} timeout=5s claim=2s;
     lfv_policy alpha running_units=4;
     lfv_policy beta running_units=20 lease=3s;
     lfv_lease_endpoint https://127.0.0.1:$sim->{port};
@@ -290,6 +291,14 @@ ok(wait_for(10, sub { (status($alive)->{store}{writes_waiting} // -1) == 0 }),
 like($alive->error_log, qr/lfv: the store answers again: \d+ writes that waited are sent/,
     'the error log says so');
 is(start($alive, 'beta', 'bd', 2)->{status}, 202, 'starts are decided again');
+
+# the IAM policy of docs/several-proxies.md is enough: these calls only
+
+my %ops = map { ($_->{target} // 'other') => 1 } $px->journal;
+is_deeply([ sort keys %ops ], [ qw(DeleteItem GetItem Query UpdateItem) ],
+    'the proxies call GetItem, UpdateItem, Query and DeleteItem, nothing else');
+ok(scalar(grep { ($_->{request}{IndexName} // '') eq 'due' } $px->journal),
+    'the sweep queries the index "due"');
 
 unlike(join('', map { $_->error_log } $a, $b, $c, $d),
     qr/\Q$LFV::Conf::SECRET\E/, 'no secret in the logs');
