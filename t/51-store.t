@@ -220,6 +220,8 @@ my @bad = (
       qr/invalid parameter "colour=red"/ ],
     [ "lfv_policy_zone z:1m;\n    lfv_policy_store dynamodb table=tb1 region=us-east-1 endpoint=http://192.0.2.1;",
       qr/http:\/\/ is only for a loopback address/ ],
+    [ "lfv_policy_zone z:1m;\n    lfv_policy_store dynamodb table=tb1 region=us-east-1 claim=1s;",
+      qr/invalid parameter "claim=1s": at least 2s/ ],
     [ "lfv_policy_zone z:1m;\n    lfv_policy_store dynamodb table=tb1;",
       qr/needs region=, or "lfv_region" in the http block/ ],
     [ "lfv_policy_zone z:1m;\n    lfv_policy_store dynamodb table=tb1 region=us-east-1;",
