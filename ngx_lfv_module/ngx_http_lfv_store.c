@@ -181,8 +181,10 @@ ngx_http_lfv_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 6;
             s.len = value[i].len - 6;
 
+            /* NGX_ERROR is below 2 too */
+
             scf->claim = ngx_parse_time(&s, 1);
-            if (scf->claim == (time_t) NGX_ERROR || scf->claim < 2) {
+            if (scf->claim < 2) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\": at least "
                                    "2s", &value[i]);
@@ -1446,17 +1448,19 @@ ngx_http_lfv_store_write(ngx_http_lfv_main_conf_t *lmcf,
             q = ngx_queue_next(q);
         }
 
-        w = ngx_queue_data(q, ngx_http_lfv_store_write_t, queue);
+        if (q != ngx_queue_sentinel(&ngx_http_lfv_store_writes)) {
+            w = ngx_queue_data(q, ngx_http_lfv_store_write_t, queue);
 
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "lfv: %ui writes wait for the store: %s is dropped, "
-                      "the sweep sets it right", ngx_http_lfv_store_nwrites,
-                      w->what);
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "lfv: %ui writes wait for the store: %s is "
+                          "dropped, the sweep sets it right",
+                          ngx_http_lfv_store_nwrites, w->what);
 
-        ngx_queue_remove(q);
-        ngx_free(w);
-        ngx_http_lfv_store_nwrites--;
-        ngx_http_lfv_store_queued(lmcf, -1);
+            ngx_queue_remove(q);
+            ngx_free(w);
+            ngx_http_lfv_store_nwrites--;
+            ngx_http_lfv_store_queued(lmcf, -1);
+        }
     }
 
     w = ngx_alloc(sizeof(ngx_http_lfv_store_write_t) + len, log);
@@ -1571,7 +1575,7 @@ ngx_http_lfv_store_written(ngx_http_lfv_fetch_t *f)
 void
 ngx_http_lfv_store_exit_worker(ngx_log_t *log)
 {
-    ngx_queue_t                 *q;
+    ngx_queue_t                 *q, *next;
     ngx_http_lfv_store_write_t  *w;
 
     if (ngx_http_lfv_store_writing) {
@@ -1591,13 +1595,16 @@ ngx_http_lfv_store_exit_worker(ngx_log_t *log)
     ngx_http_lfv_store_queued(ngx_http_lfv_store_writes_conf,
                               - (ngx_int_t) ngx_http_lfv_store_nwrites);
 
-    while (!ngx_queue_empty(&ngx_http_lfv_store_writes)) {
-        q = ngx_queue_head(&ngx_http_lfv_store_writes);
+    for (q = ngx_queue_head(&ngx_http_lfv_store_writes);
+         q != ngx_queue_sentinel(&ngx_http_lfv_store_writes);
+         q = next)
+    {
+        next = ngx_queue_next(q);
         w = ngx_queue_data(q, ngx_http_lfv_store_write_t, queue);
-        ngx_queue_remove(q);
         ngx_free(w);
     }
 
+    ngx_queue_init(&ngx_http_lfv_store_writes);
     ngx_http_lfv_store_nwrites = 0;
 }
 
