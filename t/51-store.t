@@ -90,34 +90,10 @@ sub wait_for {
     return $cond->();
 }
 
-# n concurrent starts of one team, alternating between the two proxies
-
-sub burst {
-    my ($team, $project, $n) = @_;
-    my (@s, %got);
-    for my $i (1 .. $n) {
-        my $t = ($i % 2) ? $a : $b;
-        my $body = '{"MinInferenceUnits":1}';
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('http'),
-            Timeout => 5) or die $!;
-        print $s "POST $P/$project/models/$i/start HTTP/1.1\r\nHost: localhost\r\n"
-            . "X-Team: $team\r\nContent-Type: application/json\r\n"
-            . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
-        push @s, $s;
-    }
-    for my $s (@s) {
-        my ($buf, $sel) = ('', IO::Select->new($s));
-        while ($sel->can_read(15)) {
-            last unless sysread($s, $buf, 4096, length $buf);
-        }
-        $got{$buf =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'}++;
-    }
-    return \%got;
-}
 
 # ------------------------------------------------------------ exact limits
 
-my $got = burst('alpha', 'alpha-v50', 24);
+my $got = LFV::Conf->burst([ $a, $b ], 'alpha', 'alpha-v50', 24);
 is($got->{202}, 10, '24 concurrent starts over two proxies: the budget of 10 exactly')
     or diag explain [ $got, grep { /store of the team limits failed/ } split /\n/, $a->error_log . $b->error_log ];
 is($got->{429}, 14, 'the others refused by the budget') or diag explain $got;
@@ -130,7 +106,7 @@ my $exp = $item->{Item}{expires}{N} // 0;
 ok($exp > time + 89 * 86400 && $exp < time + 91 * 86400,
     'and an expiry for the table\'s TTL, 90 days on');
 
-$got = burst('beta', 'beta-v50', 10);
+$got = LFV::Conf->burst([ $a, $b ], 'beta', 'beta-v50', 10);
 is($got->{202}, 3, 'a rate of 1r/m with burst=2: 3 of 10 concurrent starts');
 is($got->{429}, 7, 'the others refused by the rate');
 

@@ -134,32 +134,10 @@ sub kill9 {
     delete $n->{master};
 }
 
-sub burst {
-    my ($team, $project, $n) = @_;
-    my (@s, %got);
-    for my $i (1 .. $n) {
-        my $i9 = ($i % 2) ? $a : $b;
-        my $body = '{"MinInferenceUnits":1}';
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $i9->port('http'),
-            Timeout => 5) or die $!;
-        print $s "POST $P/$project/models/$i/start HTTP/1.1\r\nHost: localhost\r\n"
-            . "X-Team: $team\r\nContent-Type: application/json\r\n"
-            . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
-        push @s, $s;
-    }
-    for my $s (@s) {
-        my ($buf, $sel) = ('', IO::Select->new($s));
-        while ($sel->can_read(15)) {
-            last unless sysread($s, $buf, 4096, length $buf);
-        }
-        $got{$buf =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'}++;
-    }
-    return \%got;
-}
 
 # ------------------------------------------------- running units, exactly
 
-my $got = burst('alpha', 'al-v99', 12);
+my $got = LFV::Conf->burst([ $a, $b ], 'alpha', 'al-v99', 12);
 is($got->{202}, 4, '12 concurrent starts over two proxies: running_units=4 exactly')
     or diag explain [ $got, $a->error_log, $b->error_log ];
 is($got->{402}, 8, 'the others refused with 402') or diag explain $got;

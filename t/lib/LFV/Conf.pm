@@ -17,6 +17,8 @@ use warnings;
 
 use LFV::Test;
 use LFV::Sim;
+use IO::Socket::INET;
+use IO::Select;
 
 our $AKID = 'AKIDPOLICY0000000001';
 our $SECRET = 'policy-secret-key-0000000000000000000001';
@@ -103,6 +105,33 @@ sub request {
                      defined $o{team} ? ('X-Team' => $o{team}) : (),
                      @{ $o{headers} || [] } ],
         body => $o{body} // '{"MinInferenceUnits":1}');
+}
+
+# n StartModel requests of one team at once, to versions 1..n of project,
+# spread over the instances in turn (the first takes the odd ones); the
+# answers' statuses counted: { 202 => 4, 402 => 8 }
+
+sub burst {
+    my ($class, $instances, $team, $project, $n) = @_;
+    my (@s, %got);
+    for my $i (1 .. $n) {
+        my $t = $instances->[($i - 1) % @$instances];
+        my $body = '{"MinInferenceUnits":1}';
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('http'),
+            Timeout => 5) or die "burst: $!\n";
+        print $s "POST /2020-11-20/projects/$project/models/$i/start HTTP/1.1\r\n"
+            . "Host: localhost\r\nX-Team: $team\r\nContent-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+        push @s, $s;
+    }
+    for my $s (@s) {
+        my ($buf, $sel) = ('', IO::Select->new($s));
+        while ($sel->can_read(15)) {
+            last unless sysread($s, $buf, 4096, length $buf);
+        }
+        $got{$buf =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 'none'}++;
+    }
+    return \%got;
 }
 
 1;
