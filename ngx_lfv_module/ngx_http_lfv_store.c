@@ -1208,8 +1208,10 @@ ngx_http_lfv_store_read(ngx_http_lfv_store_call_t *sc, ngx_str_t *body,
             continue;
         }
 
-        /* a pending start counts once the limits admitted it, until then
-         * it is a start that may lose its race */
+        /*
+         * A pending start counts once the limits admitted it; until then
+         * it is a start that may lose its race
+         */
 
         if (!ngx_http_lfv_store_limits_admit(&sc->admitted, &l.nonce)) {
             continue;

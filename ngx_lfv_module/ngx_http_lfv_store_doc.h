@@ -47,9 +47,6 @@ typedef struct {
 #define NGX_HTTP_LFV_STORE_LEASE_INDEX  "due"
 #define NGX_HTTP_LFV_STORE_LEASE_GPK    "lease"
 
-/* a start's lease waits for AWS's answer this many claim times */
-#define NGX_HTTP_LFV_STORE_LEASE_PENDING  5
-
 #define NGX_HTTP_LFV_STORE_KEY_MAX                                           \
     (NGX_HTTP_LFV_STATE_HOST_MAX + NGX_HTTP_LFV_STATE_PROJECT_MAX           \
      + NGX_HTTP_LFV_STATE_VERSION_MAX + 2)

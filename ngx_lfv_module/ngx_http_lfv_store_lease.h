@@ -21,6 +21,9 @@
  * ngx_http_lfv_store_doc.h)
  */
 
+/* a start's lease waits for AWS's answer this many claim times */
+#define NGX_HTTP_LFV_STORE_LEASE_PENDING  5
+
 /* this process's name in claims */
 ngx_str_t *ngx_http_lfv_store_owner(void);
 
